@@ -1,0 +1,26 @@
+# ha_add_test(NAME <name> SOURCES <files...> LIBS <targets...> [LABELS <labels...>] [TIMEOUT <s>]
+#             [RUN_SERIAL])
+#
+# One Catch2 test executable registered as one CTest test. Labels: `unit` (default, pure logic),
+# `sim` (deterministic simulation), `integration` (real processes on this host), `fuzz`, `long`
+# (opt-in: excluded from the default run by scripts/test.sh).
+add_library(ha_test_main STATIC ${CMAKE_SOURCE_DIR}/tests/test_main.cc)
+target_link_libraries(ha_test_main PUBLIC Catch2::Catch2 ha_build_flags)
+
+function(ha_add_test)
+  cmake_parse_arguments(T "RUN_SERIAL" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ha_test_main ${T_LIBS})
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "HA_BUILD_DIR=${CMAKE_BINARY_DIR};HA_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+  if(T_RUN_SERIAL)
+    set_tests_properties(${T_NAME} PROPERTIES RUN_SERIAL TRUE)
+  endif()
+endfunction()

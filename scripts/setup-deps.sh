@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency from Debian 12's packages. Idempotent: it installs only
+# what is missing, and runs `apt-get update` only when something is missing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+  # libraries (see docs/architecture.md for why each one)
+  libqb-dev libqb-tools
+  protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
+  libabsl-dev catch2 libpugixml-dev libssl-dev libcli11-dev nlohmann-json3-dev
+  # what the local-cluster script and the end-to-end tests run
+  iproute2 procps psmisc iptables nftables python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-deps: missing packages (${missing[*]}); run as root or install them" >&2
+  exit 1
+fi
+echo "setup-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
