@@ -24,3 +24,14 @@ function(ha_add_test)
     set_tests_properties(${T_NAME} PROPERTIES RUN_SERIAL TRUE)
   endif()
 endfunction()
+
+# ha_add_program(NAME <name> SOURCES <files...> LIBS <targets...>)
+# A daemon or tool. All of them land in <build>/bin, so that the supervisor finds the daemons
+# beside itself in a build tree as in an installed one.
+function(ha_add_program)
+  cmake_parse_arguments(P "" "NAME" "SOURCES;LIBS" ${ARGN})
+  add_executable(${P_NAME} ${P_SOURCES})
+  target_link_libraries(${P_NAME} PRIVATE ${P_LIBS} ha_build_flags)
+  set_target_properties(${P_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+  install(TARGETS ${P_NAME} RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+endfunction()

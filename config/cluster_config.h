@@ -1,8 +1,10 @@
 // The typed cluster configuration, read from a corosync.conf-style file. Key names, meanings and
 // defaults follow corosync.conf(5) and votequorum(5) for the options we support; our own additions
-// (system.run_dir, the supervisor section) are marked. docs/formats/corosync-conf.md lists them all.
+// (system.run_dir, the supervisor section) are marked. docs/formats/corosync-conf.md lists them
+// all.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,9 +17,9 @@
 namespace ha::config {
 
 struct InterfaceConfig {
-  int linknumber = 0;                 // `linknumber`, or corosync 2's `ringnumber`
-  std::string bindnetaddr;            // optional
-  std::string mcastaddr;              // optional
+  int linknumber = 0;       // `linknumber`, or corosync 2's `ringnumber`
+  std::string bindnetaddr;  // optional
+  std::string mcastaddr;    // optional
   int mcastport = 5405;
   int ttl = 1;
   SourcePos pos;
@@ -26,23 +28,23 @@ struct InterfaceConfig {
 struct TotemConfig {
   int version = 2;
   std::string cluster_name;
-  std::optional<uint32_t> nodeid;     // the local node (corosync 2's totem.nodeid)
-  std::string transport = "knet";     // knet | udp | udpu
-  std::string ip_version = "ipv6-4";  // ipv4 | ipv6 | ipv4-6 | ipv6-4
-  std::string crypto_cipher = "none"; // none | aes256 | aes192 | aes128
-  std::string crypto_hash = "none";   // none | md5 | sha1 | sha256 | sha384 | sha512
+  std::optional<uint32_t> nodeid;      // the local node (corosync 2's totem.nodeid)
+  std::string transport = "knet";      // knet | udp | udpu
+  std::string ip_version = "ipv6-4";   // ipv4 | ipv6 | ipv4-6 | ipv6-4; unset with udp: ipv4
+  std::string crypto_cipher = "none";  // none | aes256 | aes192 | aes128
+  std::string crypto_hash = "none";    // none | md5 | sha1 | sha256 | sha384 | sha512
   std::string keyfile = "/etc/corosync/authkey";
-  std::string rrp_mode = "none";      // none | passive | active
+  std::string rrp_mode = "none";  // none | passive | active
   int netmtu = 1500;
   // Timers in milliseconds, with corosync's defaults.
   int token = 3000;
   int token_coefficient = 650;
-  std::optional<int> token_retransmit;      // derived from token when unset
-  std::optional<int> hold;                  // derived from token when unset
+  std::optional<int> token_retransmit;  // derived from token when unset
+  std::optional<int> hold;              // derived from token when unset
   int token_retransmits_before_loss_const = 4;
   int join = 50;
   int send_join = 0;
-  std::optional<int> consensus;             // 1.2 * token when unset
+  std::optional<int> consensus;  // 1.2 * token when unset
   int merge = 200;
   int downcheck = 1000;
   int fail_recv_const = 2500;
@@ -58,32 +60,45 @@ struct TotemConfig {
   std::optional<int> rrp_token_expired_timeout;          // token_retransmit when unset
   int rrp_autorecovery_check_timeout = 1000;
   std::vector<InterfaceConfig> interfaces;
+
+  // The timers corosync derives when they are not set, computed as corosync's totemconfig.c does.
+  // `node_count` is the size of the nodelist: with 3 or more nodes the real token timeout grows by
+  // token_coefficient per node beyond 2 (corosync.conf(5), token_coefficient).
+  int EffectiveToken(size_t node_count) const;
+  int EffectiveTokenRetransmit(size_t node_count) const;         // token / (retransmits + 0.2)
+  int EffectiveHold(size_t node_count) const;                    // token_retransmit * 0.8 - 10
+  int EffectiveConsensus(size_t node_count) const;               // 1.2 * token
+  int EffectiveRrpProblemCountMcastThreshold() const;            // 10 * rrp_problem_count_threshold
+  int EffectiveRrpTokenExpiredTimeout(size_t node_count) const;  // token_retransmit
 };
 
 struct NodeConfig {
   uint32_t nodeid = 0;
-  std::string name;                   // `name`; defaults to ring0_addr
+  std::string name;                     // `name`; defaults to ring0_addr
   std::vector<std::string> ring_addrs;  // ring0_addr, ring1_addr, ... (index = ring number)
   int quorum_votes = 1;
   SourcePos pos;
 };
 
 struct QuorumConfig {
-  std::string provider;               // "" (no quorum) or corosync_votequorum
+  std::string provider;  // "" (no quorum) or corosync_votequorum
   std::optional<int> expected_votes;
   bool two_node = false;
-  std::optional<bool> wait_for_all;   // defaults to two_node's value when unset
+  std::optional<bool> wait_for_all;  // defaults to two_node's value when unset
   bool last_man_standing = false;
   int last_man_standing_window = 10000;
-  std::string auto_tie_breaker = "0";      // kept as text: 0 | 1
+  std::string auto_tie_breaker = "0";            // kept as text: 0 | 1
   std::string auto_tie_breaker_node = "lowest";  // lowest | highest | list of node ids
   bool allow_downscale = false;
   bool expected_votes_tracking = false;
+
+  // votequorum(5): two_node enables wait_for_all unless it is set explicitly.
+  bool EffectiveWaitForAll() const { return wait_for_all.value_or(two_node); }
 };
 
 struct LoggerSubsysConfig {
   std::string subsys;
-  std::optional<std::string> debug;   // off | on | trace
+  std::optional<std::string> debug;  // off | on | trace
   std::optional<bool> to_logfile;
   std::optional<bool> to_syslog;
   std::optional<bool> to_stderr;
@@ -91,15 +106,15 @@ struct LoggerSubsysConfig {
 };
 
 struct LoggingConfig {
-  bool to_stderr = false;
+  bool to_stderr = true;  // corosync.conf(5): "The default is syslog and stderr."
   bool to_logfile = false;
   bool to_syslog = true;
-  std::string logfile;                // required when to_logfile
+  std::string logfile;  // required when to_logfile
   std::string logfile_priority = "info";
   std::string syslog_facility = "daemon";
   std::string syslog_priority = "info";
-  std::string debug = "off";          // off | on | trace
-  std::string timestamp = "hires";    // off | on | hires (corosync 3's default)
+  std::string debug = "off";        // off | on | trace
+  std::string timestamp = "hires";  // off | on | hires (corosync 3's default)
   bool fileline = false;
   bool function_name = false;
   bool blackbox = true;
@@ -108,16 +123,16 @@ struct LoggingConfig {
 
 struct SystemConfig {
   std::string state_dir = "/var/lib/corosync";
-  std::string run_dir = "/run/hacluster";     // ours: the daemons' Unix sockets
+  std::string run_dir = "/run/hacluster";  // ours: the daemons' Unix sockets
   bool sched_rr = true;
   std::string priority = "max";
-  bool move_to_root_cgroup = true;
+  bool move_to_root_cgroup = true;  // yes | no | auto (read as yes)
 };
 
 // Who may call the daemons' local APIs besides root (corosync's `uidgid` sections).
 struct UidGidConfig {
-  std::vector<std::string> users;     // names or numeric uids
-  std::vector<std::string> groups;    // names or numeric gids; "haclient" is always allowed
+  std::vector<std::string> users;   // names or numeric uids
+  std::vector<std::string> groups;  // names or numeric gids; "haclient" is always allowed
 };
 
 // Ours: the supervisor's respawn policy.

@@ -3,6 +3,7 @@
 // file:line:column. See docs/formats/corosync-conf.md for the syntax.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,11 +31,17 @@ struct ConfEntry {
 };
 
 struct ConfSection {
-  std::string name;  // "" for the file's top level
-  SourcePos pos;     // where the section's name was written
-  std::vector<ConfEntry> entries;                        // in file order
-  std::vector<std::unique_ptr<ConfSection>> sections;    // in file order
+  std::string name;                                    // "" for the file's top level
+  SourcePos pos;                                       // where the section's name was written
+  std::vector<ConfEntry> entries;                      // in file order
+  std::vector<std::unique_ptr<ConfSection>> sections;  // in file order
 };
+
+// Limits that keep a hostile or broken file from costing much: the whole file, one line, and how
+// deeply sections nest.
+inline constexpr size_t kMaxConfFileBytes = 1 << 20;  // 1 MiB
+inline constexpr size_t kMaxConfLineLength = 4096;
+inline constexpr int kMaxConfDepth = 32;
 
 // Parses the text of a configuration file. `file_name` is only used in positions and errors.
 // Errors are InvalidArgument with the message "FILE:LINE:COLUMN: what is wrong".

@@ -1,0 +1,44 @@
+// haclusterd: the node's supervisor. Starts the stack's daemons in dependency order, respawns a
+// daemon that dies (within limits), stops them in reverse order on SIGTERM, and reports their
+// states on <run_dir>/haclusterd.sock.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "common/daemon_runtime.h"
+#include "supervisor/supervisor_driver.h"
+
+namespace {
+
+// $HA_DAEMON_DIR, else the folder of this executable (the daemons are installed beside it).
+std::string DaemonDir() {
+  if (const char* env = getenv("HA_DAEMON_DIR"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : self.parent_path().string();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "-c" || std::string(argv[i]) == "--config") {
+      config_path = std::filesystem::absolute(argv[i + 1]).string();
+    }
+  }
+  return ha::RunDaemonMain("haclusterd", argc, argv, [&](ha::DaemonRuntime& rt) {
+    ha::supervisor::DriverOptions options;
+    options.daemon_dir = DaemonDir();
+    options.config_path = config_path.empty() ? ha::kDefaultConfigPath : config_path;
+    if (const char* env = getenv("HA_CONFIG"); config_path.empty() && env != nullptr) {
+      options.config_path = std::filesystem::absolute(env).string();
+    }
+    auto* driver = rt.Adopt(std::make_unique<ha::supervisor::SupervisorDriver>(rt, options));
+    rt.AddService(driver);
+    return driver->Start();
+  });
+}

@@ -1,0 +1,66 @@
+# Shared helpers of the end-to-end tests: a private local cluster (own root folder and UDP port),
+# checks that count, and cleanup that always runs. Source it; call `finish` last.
+set -uo pipefail
+
+: "${HA_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${HA_BIN_DIR:=$HA_SOURCE_DIR/build/bin}"
+export HA_BIN_DIR
+export HA_LOCAL_ROOT
+HA_LOCAL_ROOT=$(mktemp -d /tmp/ha-e2e.XXXXXX)
+# A port of its own per run, so parallel suites and a demonstration cluster never meet.
+export HA_LOCAL_PORT=$((20000 + RANDOM % 20000))
+LC="$HA_SOURCE_DIR/tools/ha-localcluster"
+passed=0
+failed=0
+
+cleanup() {
+  if [ "$failed" -gt 0 ] && [ -d "$HA_LOCAL_ROOT" ]; then
+    for d in "$HA_LOCAL_ROOT"/node*; do
+      [ -f "$d/log/cluster.log" ] && { echo "--- $d/log/cluster.log (last 40 lines)"; tail -n 40 "$d/log/cluster.log"; }
+    done
+  fi
+  "$LC" down >/dev/null 2>&1 || true
+  rm -rf "$HA_LOCAL_ROOT"
+}
+trap cleanup EXIT
+
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# wait_for SECONDS COMMAND...: polls (every 0.1 s) until the command succeeds; false on timeout.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  while [ $SECONDS -lt "$deadline" ]; do
+    "$@" && return 0
+    sleep 0.1
+  done
+  "$@"
+}
+
+# status_json NODE: the node's `hactl status --json`.
+status_json() { "$LC" exec "$1" hactl status --json 2>/dev/null; }
+
+# daemon_field NODE DAEMON FIELD: one field of one daemon in the supervisor's status.
+daemon_field() {
+  status_json "$1" | python3 -c '
+import json, sys
+d = {x["name"]: x for x in json.load(sys.stdin).get("daemons", [])}
+print(d.get(sys.argv[1], {}).get(sys.argv[2], ""))' "$2" "$3" 2>/dev/null
+}
+
+stack_state() { status_json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stack"])' 2>/dev/null || echo down; }
+
+node_log() { cat "$("$LC" path "$1")/log/cluster.log"; }
+
+finish() {
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
