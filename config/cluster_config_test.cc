@@ -598,16 +598,19 @@ TEST_CASE("ResolveLocalNode: given ids", "[config]") {
 
 TEST_CASE("ResolveLocalNode: by local address", "[config]") {
   // 192.0.2.0/24 and 198.51.100.0/24 are documentation networks, never a host's address.
-  absl::StatusOr<const NodeConfig*> n =
-      ResolveLocalNode(WithNodes({"192.0.2.1", "127.0.0.1", "198.51.100.1"}), std::nullopt);
+  // The result points into the configuration, so each configuration is kept while it is read.
+  ClusterConfig three = WithNodes({"192.0.2.1", "127.0.0.1", "198.51.100.1"});
+  absl::StatusOr<const NodeConfig*> n = ResolveLocalNode(three, std::nullopt);
   REQUIRE(n.ok());
   CHECK((*n)->nodeid == 2);
 
   // All of 127.0.0.0/8 is local, and a name is resolved.
-  n = ResolveLocalNode(WithNodes({"192.0.2.1", "127.0.0.9"}), std::nullopt);
+  ClusterConfig loopback = WithNodes({"192.0.2.1", "127.0.0.9"});
+  n = ResolveLocalNode(loopback, std::nullopt);
   REQUIRE(n.ok());
   CHECK((*n)->nodeid == 2);
-  n = ResolveLocalNode(WithNodes({"192.0.2.1", "localhost"}), std::nullopt);
+  ClusterConfig by_name = WithNodes({"192.0.2.1", "localhost"});
+  n = ResolveLocalNode(by_name, std::nullopt);
   REQUIRE(n.ok());
   CHECK((*n)->nodeid == 2);
 

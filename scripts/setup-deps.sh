@@ -12,6 +12,9 @@ packages=(
   libabsl-dev catch2 libpugixml-dev libssl-dev libcli11-dev nlohmann-json3-dev
   # what the local-cluster script and the end-to-end tests run
   iproute2 procps psmisc iptables nftables python3
+  # the reference implementation: its corosync.conf is a parser test input, and the benchmarks
+  # run it side by side with ours (never started as a service here)
+  corosync
 )
 
 missing=()
@@ -33,4 +36,13 @@ fi
 echo "setup-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
+# Packages must not start services on this machine (corosync would): policy-rc.d says no.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod +x "$policy"
+  own_policy=1
+fi
+trap '[ $own_policy -eq 1 ] && rm -f "$policy"' EXIT
 apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -216,7 +216,6 @@ void SupervisorDriver::OnReadyPipe(const std::string& daemon, int fd) {
   ssize_t n = read(fd, buf, sizeof(buf));
   if (n > 0) {
     if (std::string(buf, n).find("READY") != std::string::npos) {
-      HA_LOG_INFO("main", "%s is ready", daemon);
       Feed(DaemonReady{daemon});
     }
     return;

@@ -22,7 +22,7 @@ daemon_order() {
 }
 # The order in which the supervisor saw them ready.
 ready_order() {
-  node_log 1 | grep -oE "\[main\] (membershipd|cibd|stonithd|lrmd|pengine|crmd) is ready" | awk '{print $2}' | xargs
+  node_log 1 | grep -oE "\[main\] (membershipd|cibd|stonithd|lrmd|pengine|crmd) \(pid [0-9]+\) is ready" | awk '{print $2}' | xargs
 }
 
 "$LC" up 1 >/dev/null || { not_ok "node 1 starts"; finish; exit 1; }
