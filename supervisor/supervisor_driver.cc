@@ -168,13 +168,27 @@ void SupervisorDriver::Spawn(const std::string& daemon) {
     Feed(SpawnFailed{daemon, absl::StrCat("pipe: ", strerror(errno))});
     return;
   }
-  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  // Everything the child needs is prepared before fork: gRPC's threads may hold malloc's locks
+  // at that moment, so the child makes only async-signal-safe calls.
   std::vector<std::string> args = {path, "-c", options_.config_path, "-n", nodeid};
   std::vector<char*> argv;
   for (auto& a : args) {
     argv.push_back(a.data());
   }
   argv.push_back(nullptr);
+  // The child's environment: ours, with HA_READY_FD naming the ready pipe.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (strncmp(*e, "HA_READY_FD=", 12) != 0) {
+      env_strings.emplace_back(*e);
+    }
+  }
+  env_strings.push_back(absl::StrCat("HA_READY_FD=", kReadyFdInChild));
+  std::vector<char*> envp;
+  for (auto& e : env_strings) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
   pid_t pid = fork();
   if (pid < 0) {
     close(pipe_fds[0]);
@@ -189,8 +203,7 @@ void SupervisorDriver::Spawn(const std::string& daemon) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_DFL);
-    setenv("HA_READY_FD", "3", 1);
-    execv(path.c_str(), argv.data());
+    execve(path.c_str(), argv.data(), envp.data());
     _exit(ToInt(ExitCode::kFatal));  // not installed: respawning cannot help
   }
   close(pipe_fds[1]);

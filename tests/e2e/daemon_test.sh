@@ -45,4 +45,10 @@ out=$("$HA_BIN_DIR/cibd" -c "$("$LC" path 1)/corosync.conf" 2>&1); rc=$?
 check "a second cibd exits 100" test "$rc" = 100
 check "and says why" grep -q "another process is already serving on" <<<"$out"
 check "the first cibd still serves" grep -q "cibd: serving" <(health cibd)
+
+# HA_DEBUG names a daemon (all its subsystems) or subsystems, from the start.
+"$LC" stop 1 >/dev/null
+HA_DEBUG=cibd,totem "$LC" start 1 >/dev/null
+check "HA_DEBUG=cibd switches all of cibd's debug logging on" grep -q "\[debug: \*\]" <(health cibd)
+check "HA_DEBUG=...,totem switches that subsystem on in the others" grep -q "\[debug: .*totem" <(health lrmd)
 finish
