@@ -33,6 +33,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/status_macros.h"
 #include "config/conf_tree.h"
 
 namespace ha::config {
@@ -256,9 +257,7 @@ KeySpec OptBoolKey(absl::string_view name, std::optional<bool>* out) {
 
 KeySpec EnumKey(absl::string_view name, std::string* out, std::vector<absl::string_view> allowed) {
   return {std::string(name), [=](const ConfEntry& e) -> absl::Status {
-            absl::Status s = CheckEnum(e, allowed);
-            if (!s.ok())
-              return s;
+            HA_RETURN_IF_ERROR(CheckEnum(e, allowed));
             *out = e.value;
             return absl::OkStatus();
           }};
@@ -292,11 +291,10 @@ class Builder {
   }
 
   absl::Status Build(const ConfSection& root) {
-    absl::Status s = ReadEntries(root, "at top level", {}, {}, Duplicates::kWarn);
-    if (!s.ok())
-      return s;
+    HA_RETURN_IF_ERROR(ReadEntries(root, "at top level", {}, {}, Duplicates::kWarn));
     for (const auto& sub : root.sections) {
       const ConfSection& sec = *sub;
+      absl::Status s;
       if (sec.name == "totem") {
         s = ReadTotem(sec);
       } else if (sec.name == "nodelist") {
@@ -379,9 +377,7 @@ class Builder {
       auto spec =
           std::find_if(keys.begin(), keys.end(), [&](const KeySpec& k) { return k.name == e.key; });
       if (spec != keys.end()) {
-        absl::Status s = spec->read(e);
-        if (!s.ok())
-          return s;
+        HA_RETURN_IF_ERROR(spec->read(e));
       } else if (std::find(silent.begin(), silent.end(), e.key) == silent.end()) {
         Warn(e.key_pos, absl::StrCat("unknown key '", e.key, "' ", where));
       }
@@ -406,35 +402,27 @@ class Builder {
          }},
         {"transport",
          [&](const ConfEntry& e) -> absl::Status {
-           absl::Status s = CheckEnum(e, {"knet", "udp", "udpu"});
-           if (!s.ok())
-             return s;
+           HA_RETURN_IF_ERROR(CheckEnum(e, {"knet", "udp", "udpu"}));
            t.transport = e.value;
            return absl::OkStatus();
          }},
         {"ip_version",
          [&](const ConfEntry& e) -> absl::Status {
-           absl::Status s = CheckEnum(e, {"ipv4", "ipv6", "ipv4-6", "ipv6-4"});
-           if (!s.ok())
-             return s;
+           HA_RETURN_IF_ERROR(CheckEnum(e, {"ipv4", "ipv6", "ipv4-6", "ipv6-4"}));
            t.ip_version = e.value;
            ip_version_set_ = true;
            return absl::OkStatus();
          }},
         {"crypto_cipher",
          [&](const ConfEntry& e) -> absl::Status {
-           absl::Status s = CheckEnum(e, {"none", "aes256", "aes192", "aes128"});
-           if (!s.ok())
-             return s;
+           HA_RETURN_IF_ERROR(CheckEnum(e, {"none", "aes256", "aes192", "aes128"}));
            t.crypto_cipher = e.value;
            crypto_cipher_pos_ = e.value_pos;
            return absl::OkStatus();
          }},
         {"crypto_hash",
          [&](const ConfEntry& e) -> absl::Status {
-           absl::Status s = CheckEnum(e, {"none", "md5", "sha1", "sha256", "sha384", "sha512"});
-           if (!s.ok())
-             return s;
+           HA_RETURN_IF_ERROR(CheckEnum(e, {"none", "md5", "sha1", "sha256", "sha384", "sha512"}));
            t.crypto_hash = e.value;
            crypto_hash_pos_ = e.value_pos;
            return absl::OkStatus();
@@ -503,15 +491,11 @@ class Builder {
         "ip_dscp",
         "cluster_uuid",  // written by pcs
     };
-    absl::Status s = ReadEntries(sec, In(sec), keys, *kSilent, Duplicates::kWarn);
-    if (!s.ok())
-      return s;
+    HA_RETURN_IF_ERROR(ReadEntries(sec, In(sec), keys, *kSilent, Duplicates::kWarn));
     for (const auto& sub : sec.sections) {
       if (sub->name != "interface")
         return UnknownSection(*sub, &sec);
-      s = ReadInterface(*sub);
-      if (!s.ok())
-        return s;
+      HA_RETURN_IF_ERROR(ReadInterface(*sub));
     }
     return absl::OkStatus();
   }
@@ -547,9 +531,7 @@ class Builder {
         "knet_pong_count",
         "knet_transport",
     };
-    absl::Status s = ReadEntries(sec, In(sec), keys, *kSilent, Duplicates::kWarn);
-    if (!s.ok())
-      return s;
+    HA_RETURN_IF_ERROR(ReadEntries(sec, In(sec), keys, *kSilent, Duplicates::kWarn));
     for (const auto& sub : sec.sections) {
       if (sub->name != "member")
         return UnknownSection(*sub, &sec);
@@ -573,15 +555,11 @@ class Builder {
   // ----- nodelist
 
   absl::Status ReadNodelist(const ConfSection& sec) {
-    absl::Status s = ReadEntries(sec, In(sec), {}, {}, Duplicates::kWarn);
-    if (!s.ok())
-      return s;
+    HA_RETURN_IF_ERROR(ReadEntries(sec, In(sec), {}, {}, Duplicates::kWarn));
     for (const auto& sub : sec.sections) {
       if (sub->name != "node")
         return UnknownSection(*sub, &sec);
-      s = ReadNode(*sub);
-      if (!s.ok())
-        return s;
+      HA_RETURN_IF_ERROR(ReadNode(*sub));
     }
     return absl::OkStatus();
   }
@@ -634,9 +612,7 @@ class Builder {
                         return absl::OkStatus();
                       }});
     }
-    absl::Status s = ReadEntries(sec, In(sec), keys, {}, Duplicates::kError);
-    if (!s.ok())
-      return s;
+    HA_RETURN_IF_ERROR(ReadEntries(sec, In(sec), keys, {}, Duplicates::kError));
     if (!sec.sections.empty())
       return UnknownSection(*sec.sections.front(), &sec);
 
@@ -753,9 +729,7 @@ class Builder {
         BoolKey("allow_downscale", &q.allow_downscale),
         BoolKey("expected_votes_tracking", &q.expected_votes_tracking),
     };
-    absl::Status s = ReadEntries(sec, In(sec), keys, {}, Duplicates::kWarn);
-    if (!s.ok())
-      return s;
+    HA_RETURN_IF_ERROR(ReadEntries(sec, In(sec), keys, {}, Duplicates::kWarn));
     for (const auto& sub : sec.sections) {
       if (sub->name != "device")
         return UnknownSection(*sub, &sec);
@@ -790,15 +764,11 @@ class Builder {
         BoolKey("function_name", &l.function_name),
         BoolKey("blackbox", &l.blackbox),
     };
-    absl::Status s = ReadEntries(sec, In(sec), keys, {}, Duplicates::kWarn);
-    if (!s.ok())
-      return s;
+    HA_RETURN_IF_ERROR(ReadEntries(sec, In(sec), keys, {}, Duplicates::kWarn));
     for (const auto& sub : sec.sections) {
       if (sub->name != "logger_subsys")
         return UnknownSection(*sub, &sec);
-      s = ReadLoggerSubsys(*sub);
-      if (!s.ok())
-        return s;
+      HA_RETURN_IF_ERROR(ReadLoggerSubsys(*sub));
     }
     return absl::OkStatus();
   }
@@ -812,9 +782,7 @@ class Builder {
         StrKey("subsys", &sub.subsys, /*allow_empty=*/false),
         {"debug",
          [&](const ConfEntry& e) -> absl::Status {
-           absl::Status s = CheckEnum(e, {"off", "on", "trace"});
-           if (!s.ok())
-             return s;
+           HA_RETURN_IF_ERROR(CheckEnum(e, {"off", "on", "trace"}));
            sub.debug = e.value;
            return absl::OkStatus();
          }},
@@ -839,9 +807,7 @@ class Builder {
         CheckedKey("syslog_priority", Priorities()),
         CheckedKey("syslog_facility", Facilities()),
     };
-    absl::Status s = ReadEntries(sec, In(sec), keys, {}, Duplicates::kWarn);
-    if (!s.ok())
-      return s;
+    HA_RETURN_IF_ERROR(ReadEntries(sec, In(sec), keys, {}, Duplicates::kWarn));
     if (!sec.sections.empty())
       return UnknownSection(*sec.sections.front(), &sec);
     if (sub.subsys.empty())
@@ -885,10 +851,8 @@ class Builder {
          }},
         CheckedKey("qb_ipc_type", {"native", "shm", "socket"}),
     };
-    absl::Status s =
-        ReadEntries(sec, In(sec), keys, {"allow_knet_handle_fallback"}, Duplicates::kWarn);
-    if (!s.ok())
-      return s;
+    HA_RETURN_IF_ERROR(
+        ReadEntries(sec, In(sec), keys, {"allow_knet_handle_fallback"}, Duplicates::kWarn));
     if (!sec.sections.empty())
       return UnknownSection(*sec.sections.front(), &sec);
     return absl::OkStatus();
@@ -912,9 +876,7 @@ class Builder {
            return absl::OkStatus();
          }},
     };
-    absl::Status s = ReadEntries(sec, In(sec), keys, {}, Duplicates::kAllow);
-    if (!s.ok())
-      return s;
+    HA_RETURN_IF_ERROR(ReadEntries(sec, In(sec), keys, {}, Duplicates::kAllow));
     if (!sec.sections.empty())
       return UnknownSection(*sec.sections.front(), &sec);
     return absl::OkStatus();
@@ -938,9 +900,7 @@ class Builder {
         MsKey("start_timeout", &v.start_timeout),
         MsKey("stop_timeout", &v.stop_timeout),
     };
-    absl::Status s = ReadEntries(sec, In(sec), keys, {}, Duplicates::kWarn);
-    if (!s.ok())
-      return s;
+    HA_RETURN_IF_ERROR(ReadEntries(sec, In(sec), keys, {}, Duplicates::kWarn));
     if (!sec.sections.empty())
       return UnknownSection(*sec.sections.front(), &sec);
     supervisor_pos_ = sec.pos;
@@ -1155,9 +1115,7 @@ std::vector<IpAddr> AddressesOf(const std::string& host) {
 
 absl::StatusOr<LoadedConfig> BuildClusterConfig(const ConfSection& root, absl::string_view file) {
   LoadedConfig out;
-  absl::Status s = Builder(file, &out).Build(root);
-  if (!s.ok())
-    return s;
+  HA_RETURN_IF_ERROR(Builder(file, &out).Build(root));
   return out;
 }
 
