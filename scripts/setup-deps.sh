@@ -10,6 +10,8 @@ packages=(
   libqb-dev libqb-tools
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev catch2 libpugixml-dev libssl-dev libcli11-dev nlohmann-json3-dev
+  # resource agents that lrmd's tests run (ocf:heartbeat:*, ocf:pacemaker:*)
+  resource-agents pacemaker-resource-agents
   # what the local-cluster script and the end-to-end tests run
   iproute2 procps psmisc iptables nftables python3
   # the reference implementation: its corosync.conf is a parser test input, and the benchmarks
