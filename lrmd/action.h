@@ -40,19 +40,19 @@ enum class ExecStatus {
 enum class AgentClass { kOcf, kLsb, kSystemd, kService };
 
 struct ResourceSpec {
-  std::string id;                              // the resource's id in the CIB
+  std::string id;  // the resource's id in the CIB
   AgentClass agent_class = AgentClass::kOcf;
-  std::string provider;                        // OCF only ("heartbeat", "pacemaker", ...)
-  std::string type;                            // the agent's name, init script or unit
-  std::map<std::string, std::string> params;   // instance attributes -> OCF_RESKEY_<name>
+  std::string provider;                       // OCF only ("heartbeat", "pacemaker", ...)
+  std::string type;                           // the agent's name, init script or unit
+  std::map<std::string, std::string> params;  // instance attributes -> OCF_RESKEY_<name>
 };
 
 struct ActionRequest {
   ResourceSpec resource;
-  std::string action;                          // start, stop, monitor, promote, ... meta-data
+  std::string action;                              // start, stop, monitor, promote, ... meta-data
   absl::Duration interval = absl::ZeroDuration();  // > 0: recurring (monitor)
   absl::Duration timeout = absl::Seconds(20);
-  std::map<std::string, std::string> meta;     // -> OCF_RESKEY_CRM_meta_<name>
+  std::map<std::string, std::string> meta;  // -> OCF_RESKEY_CRM_meta_<name>
 };
 
 struct ActionResult {

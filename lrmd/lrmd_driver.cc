@@ -1,0 +1,665 @@
+#include "lrmd/lrmd_driver.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/logging.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "lrmd/agent_metadata.h"
+#include "lrmd/proto_convert.h"
+
+namespace ha::lrmd {
+namespace {
+
+constexpr auto kPollSlice = std::chrono::milliseconds(100);
+constexpr uint32_t kMetadataTimeoutMs = 30000;
+
+// Waits for `future` while the call is neither cancelled nor past its deadline.
+template <typename T>
+absl::StatusOr<T> WaitFor(grpc::ServerContext* ctx, std::future<T>& future) {
+  while (true) {
+    if (future.wait_for(kPollSlice) == std::future_status::ready) {
+      try {
+        return future.get();
+      } catch (const std::future_error&) {
+        return absl::UnavailableError("lrmd is stopping");
+      }
+    }
+    if (ctx->IsCancelled()) {
+      return absl::CancelledError("the call was cancelled");
+    }
+    if (std::chrono::system_clock::now() >= ctx->deadline()) {
+      return absl::DeadlineExceededError("no answer within the call's deadline");
+    }
+  }
+}
+
+// Runs `fn` on `loop` and waits for what it returns (an absl::StatusOr), within `ctx`.
+template <typename F>
+auto RunOnLoop(EventLoop& loop, grpc::ServerContext* ctx, F fn) -> std::invoke_result_t<F&> {
+  using T = std::invoke_result_t<F&>;
+  auto promise = std::make_shared<std::promise<T>>();
+  std::future<T> future = promise->get_future();
+  loop.Post([promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); });
+  absl::StatusOr<T> answer = WaitFor(ctx, future);
+  if (!answer.ok()) {
+    return answer.status();
+  }
+  return *std::move(answer);
+}
+
+bool IsExecutable(const std::filesystem::path& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec) && access(path.c_str(), X_OK) == 0;
+}
+
+// The sorted names of the entries of `dir` that are directories (`dirs`) or executable files.
+std::vector<std::string> ListDir(const std::filesystem::path& dir, bool dirs) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code ec2;
+    bool match = dirs ? entry.is_directory(ec2) : IsExecutable(entry.path());
+    std::string name = entry.path().filename().string();
+    if (match && !name.starts_with(".")) {
+      names.push_back(std::move(name));
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+LrmdDriver::LrmdDriver(EventLoop& loop,
+                       Clock& clock,
+                       ProcessRunner& runner,
+                       LrmdDriverOptions options)
+    : loop_(loop),
+      clock_(clock),
+      runner_(runner),
+      options_(std::move(options)),
+      core_(options_.executor) {}
+
+LrmdDriver::~LrmdDriver() {
+  Stop();
+  for (auto& [call_id, timer] : timers_) {
+    loop_.CancelTimer(timer);
+  }
+}
+
+void LrmdDriver::Stop() {
+  absl::MutexLock lock(&subs_mu_);
+  stopped_ = true;
+  for (const std::shared_ptr<Subscriber>& sub : subscribers_) {
+    absl::MutexLock sub_lock(&sub->mu);
+    sub->closed = true;
+    sub->cv.SignalAll();
+  }
+}
+
+// ---- Effects ----
+
+void LrmdDriver::Feed(Event event) {
+  pending_events_.push_back(std::move(event));
+  if (feeding_) {
+    return;
+  }
+  feeding_ = true;
+  while (!pending_events_.empty()) {
+    Event next = std::move(pending_events_.front());
+    pending_events_.pop_front();
+    for (const Effect& effect : core_.Handle(next, clock_.MonotonicNow())) {
+      Apply(effect);
+    }
+  }
+  feeding_ = false;
+}
+
+void LrmdDriver::Apply(const Effect& effect) {
+  if (const auto* assigned = std::get_if<CallAssigned>(&effect)) {
+    last_assigned_ = assigned->call_id;
+    if (assigning_info_.has_value()) {
+      calls_[assigned->call_id] = *assigning_info_;
+    }
+    if (assigning_ != nullptr) {
+      sync_[assigned->call_id] = assigning_;
+    }
+  } else if (const auto* run = std::get_if<RunAgent>(&effect)) {
+    RunAgentNow(*run);
+  } else if (const auto* cancel = std::get_if<CancelRun>(&effect)) {
+    if (auto it = runs_.find(cancel->run_id); it != runs_.end()) {
+      if (absl::Status s = runner_.Cancel(it->second); !s.ok()) {
+        HA_LOG_DEBUG("lrmd", "cancel of run %d: %s", cancel->run_id, s.ToString());
+      }
+    }
+  } else if (const auto* arm = std::get_if<ArmTimer>(&effect)) {
+    TimerKey key = arm->key;
+    if (auto it = timers_.find(key.call_id); it != timers_.end()) {
+      loop_.CancelTimer(it->second);
+    }
+    timers_[key.call_id] = loop_.AddTimer(arm->after, [this, key] {
+      timers_.erase(key.call_id);
+      Feed(TimerFired{key});
+    });
+  } else if (const auto* cancel_timer = std::get_if<CancelTimer>(&effect)) {
+    if (auto it = timers_.find(cancel_timer->key.call_id); it != timers_.end()) {
+      loop_.CancelTimer(it->second);
+      timers_.erase(it);
+    }
+  } else if (const auto* report = std::get_if<Report>(&effect)) {
+    const ActionResult& result = report->result;
+    if (auto it = sync_.find(result.call_id); it != sync_.end()) {
+      std::shared_ptr<SyncWaiter> waiter = std::move(it->second);
+      sync_.erase(it);
+      waiter->result.set_value(result);
+      if (waiter->forget_resource) {
+        Feed(lrmd::UnregisterResource{result.resource_id});
+        agents_.erase(result.resource_id);
+      }
+    }
+    Publish(result);
+    if (result.interval == absl::ZeroDuration() || result.status == ExecStatus::kCancelled) {
+      calls_.erase(result.call_id);
+    }
+  } else if (const auto* msg = std::get_if<LogMessage>(&effect)) {
+    HA_LOG("lrmd", msg->priority, "%s", msg->text);
+  }
+}
+
+void LrmdDriver::RunAgentNow(const RunAgent& run) {
+  const int64_t run_id = run.run_id;
+  absl::StatusOr<AgentCommand> cmd = BuildAgentCommand(run.request, options_.paths);
+  if (!cmd.ok()) {
+    AgentFinished finished;
+    finished.run_id = run_id;
+    if (absl::IsNotFound(cmd.status())) {
+      finished.status = ExecStatus::kNotInstalled;
+      finished.exit_code = OcfExitCode::kErrInstalled;
+    } else if (absl::IsUnimplemented(cmd.status())) {
+      finished.status = ExecStatus::kNotSupported;
+      finished.exit_code = OcfExitCode::kErrUnimplemented;
+    } else {
+      finished.status = ExecStatus::kError;
+      finished.exit_code = OcfExitCode::kErrGeneric;
+    }
+    finished.raw_exit_code = -1;
+    finished.exit_reason = std::string(cmd.status().message());
+    finished.started = clock_.WallNow();
+    Feed(std::move(finished));
+    return;
+  }
+  AgentCommand copy = *cmd;
+  ProcessRunner::RunId id = runner_.Run(
+      std::move(*cmd),
+      run.request.timeout,
+      [this, run_id, request = run.request, copy = std::move(copy)](ProcessOutcome outcome) {
+        runs_.erase(run_id);
+        ActionResult r = MakeActionResult(request, copy, outcome);
+        AgentFinished finished;
+        finished.run_id = run_id;
+        finished.status = r.status;
+        finished.exit_code = r.exit_code;
+        finished.raw_exit_code = r.raw_exit_code;
+        finished.exit_reason = std::move(r.exit_reason);
+        finished.stdout_tail = std::move(r.stdout_tail);
+        finished.stderr_tail = std::move(r.stderr_tail);
+        finished.started = r.started;
+        finished.duration = r.duration;
+        Feed(std::move(finished));
+      });
+  runs_[run_id] = id;
+}
+
+void LrmdDriver::Publish(const ActionResult& result) {
+  CallInfo info;
+  if (auto it = calls_.find(result.call_id); it != calls_.end()) {
+    info = it->second;
+  }
+  v1::ActionResult proto = ToProto(result, info.agent, info.user_data);
+  absl::MutexLock lock(&subs_mu_);
+  for (const std::shared_ptr<Subscriber>& sub : subscribers_) {
+    if (!sub->resource_ids.empty() && !sub->resource_ids.contains(result.resource_id)) {
+      continue;
+    }
+    absl::MutexLock sub_lock(&sub->mu);
+    if (sub->overflowed || sub->closed) {
+      continue;
+    }
+    if (sub->queue.size() >= options_.watch_queue_limit) {
+      sub->overflowed = true;
+      sub->queue.clear();
+    } else {
+      sub->queue.push_back(proto);
+    }
+    sub->cv.Signal();
+  }
+}
+
+// ---- Exec ----
+
+absl::StatusOr<int64_t> LrmdDriver::ExecOnLoop(const ActionRequest& request,
+                                               const v1::ExecRequest& proto,
+                                               std::shared_ptr<SyncWaiter> waiter) {
+  const std::string& id = request.resource.id;
+  if (auto it = agents_.find(id);
+      it != agents_.end() &&
+      !google::protobuf::util::MessageDifferencer::Equals(it->second, proto.agent())) {
+    for (const OpView& op : core_.Operations()) {
+      if (op.resource_id == id) {
+        return absl::FailedPreconditionError(absl::StrCat("resource ",
+                                                          id,
+                                                          " has active operations with agent ",
+                                                          it->second.resource_class(),
+                                                          ":",
+                                                          it->second.provider(),
+                                                          ":",
+                                                          it->second.type()));
+      }
+    }
+  }
+  agents_[id] = proto.agent();
+  assigning_ = std::move(waiter);
+  assigning_info_ = CallInfo{proto.agent(), proto.user_data(), proto.timeout_ms()};
+  Feed(lrmd::Exec{request});
+  assigning_.reset();
+  assigning_info_.reset();
+  return last_assigned_;
+}
+
+absl::StatusOr<ActionResult> LrmdDriver::RunSync(grpc::ServerContext* ctx,
+                                                 const ActionRequest& request,
+                                                 const v1::ExecRequest& proto,
+                                                 bool forget_resource) {
+  auto waiter = std::make_shared<SyncWaiter>();
+  waiter->forget_resource = forget_resource;
+  std::future<ActionResult> result = waiter->result.get_future();
+  absl::StatusOr<absl::StatusOr<int64_t>> call =
+      RunOnLoop(loop_, ctx, [this, request, proto, waiter]() -> absl::StatusOr<int64_t> {
+        return ExecOnLoop(request, proto, waiter);
+      });
+  if (!call.ok()) {
+    return call.status();
+  }
+  if (!call->ok()) {
+    return call->status();
+  }
+  return WaitFor(ctx, result);
+}
+
+grpc::Status LrmdDriver::Exec(grpc::ServerContext* ctx,
+                              const v1::ExecRequest* request,
+                              v1::ExecResponse* response) {
+  absl::StatusOr<ActionRequest> action = FromProto(*request);
+  if (!action.ok()) {
+    return ToGrpcStatus(action.status());
+  }
+  absl::StatusOr<absl::StatusOr<int64_t>> call =
+      RunOnLoop(loop_,
+                ctx,
+                [this, action = *std::move(action), proto = *request]() -> absl::StatusOr<int64_t> {
+                  return ExecOnLoop(action, proto, nullptr);
+                });
+  if (!call.ok()) {
+    return ToGrpcStatus(call.status());
+  }
+  if (!call->ok()) {
+    return ToGrpcStatus(call->status());
+  }
+  response->set_call_id(static_cast<uint64_t>(**call));
+  return grpc::Status::OK;
+}
+
+grpc::Status LrmdDriver::ExecSync(grpc::ServerContext* ctx,
+                                  const v1::ExecRequest* request,
+                                  v1::ActionResult* response) {
+  absl::StatusOr<ActionRequest> action = FromProto(*request);
+  if (!action.ok()) {
+    return ToGrpcStatus(action.status());
+  }
+  if (action->interval > absl::ZeroDuration()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ExecSync runs one-shot actions only");
+  }
+  absl::StatusOr<ActionResult> result = RunSync(ctx, *action, *request, false);
+  if (!result.ok()) {
+    return ToGrpcStatus(result.status());
+  }
+  *response = ToProto(*result, request->agent(), request->user_data());
+  return grpc::Status::OK;
+}
+
+grpc::Status LrmdDriver::Cancel(grpc::ServerContext* ctx,
+                                const v1::CancelRequest* request,
+                                v1::CancelResponse* response) {
+  absl::StatusOr<absl::StatusOr<int64_t>> call =
+      RunOnLoop(loop_, ctx, [this, request = *request]() -> absl::StatusOr<int64_t> {
+        const absl::Duration interval = absl::Milliseconds(request.interval_ms());
+        for (const OpView& op : core_.Operations()) {
+          if (op.resource_id == request.resource_id() && op.action == request.action() &&
+              op.interval == interval) {
+            Feed(lrmd::Cancel{request.resource_id(), request.action(), interval});
+            return op.call_id;
+          }
+        }
+        return absl::NotFoundError(absl::StrCat("no operation ",
+                                                request.resource_id(),
+                                                " ",
+                                                request.action(),
+                                                " every ",
+                                                request.interval_ms(),
+                                                "ms"));
+      });
+  if (!call.ok()) {
+    return ToGrpcStatus(call.status());
+  }
+  if (!call->ok()) {
+    return ToGrpcStatus(call->status());
+  }
+  response->set_call_id(static_cast<uint64_t>(**call));
+  return grpc::Status::OK;
+}
+
+grpc::Status LrmdDriver::UnregisterResource(grpc::ServerContext* ctx,
+                                            const v1::UnregisterResourceRequest* request,
+                                            v1::UnregisterResourceResponse*) {
+  absl::StatusOr<absl::Status> done =
+      RunOnLoop(loop_, ctx, [this, id = request->resource_id()]() -> absl::Status {
+        std::vector<std::string> resources = core_.Resources();
+        if (std::find(resources.begin(), resources.end(), id) == resources.end()) {
+          return absl::NotFoundError(absl::StrCat("no resource ", id));
+        }
+        for (const OpView& op : core_.Operations()) {
+          if (op.resource_id == id && op.interval == absl::ZeroDuration() &&
+              (op.state == OpState::kRunning || op.state == OpState::kCancelling)) {
+            return absl::FailedPreconditionError(absl::StrCat(id,
+                                                              " is running ",
+                                                              op.action,
+                                                              " (call ",
+                                                              op.call_id,
+                                                              "); retry once its result is in"));
+          }
+        }
+        Feed(lrmd::UnregisterResource{id});
+        agents_.erase(id);
+        return absl::OkStatus();
+      });
+  if (!done.ok()) {
+    return ToGrpcStatus(done.status());
+  }
+  return ToGrpcStatus(*done);
+}
+
+// ---- Queries ----
+
+grpc::Status LrmdDriver::ListResources(grpc::ServerContext* ctx,
+                                       const v1::ListResourcesRequest*,
+                                       v1::ListResourcesResponse* response) {
+  absl::StatusOr<v1::ListResourcesResponse> answer =
+      RunOnLoop(loop_, ctx, [this]() -> absl::StatusOr<v1::ListResourcesResponse> {
+        std::map<std::string, v1::RegisteredResource> by_id;
+        for (const std::string& id : core_.Resources()) {
+          v1::RegisteredResource& r = by_id[id];
+          r.set_resource_id(id);
+          if (auto it = agents_.find(id); it != agents_.end()) {
+            *r.mutable_agent() = it->second;
+          }
+        }
+        for (const OpView& op : core_.Operations()) {
+          auto it = by_id.find(op.resource_id);
+          if (it == by_id.end()) {
+            continue;
+          }
+          v1::RegisteredResource& r = it->second;
+          if (op.interval > absl::ZeroDuration()) {
+            v1::RecurringOperation* rec = r.add_recurring();
+            rec->set_action(op.action);
+            rec->set_interval_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(op.interval)));
+            rec->set_call_id(static_cast<uint64_t>(op.call_id));
+            if (auto call = calls_.find(op.call_id); call != calls_.end()) {
+              rec->set_timeout_ms(call->second.timeout_ms);
+            }
+          } else if (op.state == OpState::kQueued) {
+            r.set_queued_actions(r.queued_actions() + 1);
+          } else {
+            r.set_running_action(op.action);
+            r.set_running_call_id(static_cast<uint64_t>(op.call_id));
+          }
+        }
+        v1::ListResourcesResponse out;
+        for (auto& [id, r] : by_id) {
+          *out.add_resources() = std::move(r);
+        }
+        return out;
+      });
+  if (!answer.ok()) {
+    return ToGrpcStatus(answer.status());
+  }
+  *response = *std::move(answer);
+  return grpc::Status::OK;
+}
+
+grpc::Status LrmdDriver::GetHistory(grpc::ServerContext* ctx,
+                                    const v1::GetHistoryRequest* request,
+                                    v1::GetHistoryResponse* response) {
+  absl::StatusOr<v1::GetHistoryResponse> answer = RunOnLoop(
+      loop_,
+      ctx,
+      [this, wanted = request->resource_id()]() -> absl::StatusOr<v1::GetHistoryResponse> {
+        std::vector<std::string> ids =
+            wanted.empty() ? core_.Resources() : std::vector<std::string>{wanted};
+        v1::GetHistoryResponse out;
+        for (const std::string& id : ids) {
+          std::optional<ResourceHistory> history = core_.History(id);
+          if (!history.has_value()) {
+            return absl::NotFoundError(absl::StrCat("no resource ", id));
+          }
+          v1::AgentId agent;
+          if (auto it = agents_.find(id); it != agents_.end()) {
+            agent = it->second;
+          }
+          v1::ResourceHistory* h = out.add_resources();
+          h->set_resource_id(id);
+          *h->mutable_agent() = agent;
+          std::vector<const ActionResult*> last;
+          for (const auto& [key, result] : history->last) {
+            last.push_back(&result);
+          }
+          std::stable_sort(
+              last.begin(), last.end(), [](const ActionResult* a, const ActionResult* b) {
+                return a->started < b->started;
+              });
+          for (const ActionResult* result : last) {
+            *h->add_last_results() = ToProto(*result, agent, "");
+          }
+          if (history->last_failure.has_value()) {
+            *h->mutable_last_failure() = ToProto(*history->last_failure, agent, "");
+          }
+        }
+        return out;
+      });
+  if (!answer.ok()) {
+    return ToGrpcStatus(answer.status());
+  }
+  *response = *std::move(answer);
+  return grpc::Status::OK;
+}
+
+grpc::Status LrmdDriver::GetMetadata(grpc::ServerContext* ctx,
+                                     const v1::GetMetadataRequest* request,
+                                     v1::GetMetadataResponse* response) {
+  static std::atomic<uint64_t> counter{0};
+  const v1::AgentId& agent = request->agent();
+  v1::ExecRequest exec;
+  // A resource of its own, forgotten once the result is in, so that concurrent calls for one
+  // agent do not wait for each other.
+  exec.set_resource_id(absl::StrCat("meta-data:",
+                                    agent.resource_class(),
+                                    ":",
+                                    agent.provider(),
+                                    ":",
+                                    agent.type(),
+                                    ":",
+                                    ++counter));
+  *exec.mutable_agent() = agent;
+  exec.set_action("meta-data");
+  exec.set_timeout_ms(kMetadataTimeoutMs);
+  exec.set_client_name("GetMetadata");
+  absl::StatusOr<ActionRequest> action = FromProto(exec);
+  if (!action.ok()) {
+    return ToGrpcStatus(action.status());
+  }
+  absl::StatusOr<ActionResult> result = RunSync(ctx, *action, exec, true);
+  if (!result.ok()) {
+    return ToGrpcStatus(result.status());
+  }
+  const std::string name =
+      absl::StrCat(agent.resource_class(), ":", agent.provider(), ":", agent.type());
+  if (result->status == ExecStatus::kNotInstalled) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat(name, " is not installed: ", result->exit_reason));
+  }
+  if (result->status != ExecStatus::kDone || result->exit_code != OcfExitCode::kOk) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat(name,
+                                     " meta-data failed: ",
+                                     std::string(ExecStatusName(result->status)),
+                                     ", ",
+                                     std::string(OcfExitCodeName(result->exit_code)),
+                                     ": ",
+                                     result->exit_reason));
+  }
+  absl::StatusOr<AgentMetadata> metadata = ParseAgentMetadata(result->stdout_tail);
+  if (!metadata.ok()) {
+    return grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        absl::StrCat(
+            name, " printed meta-data that does not parse: ", metadata.status().message()));
+  }
+  *response->mutable_metadata() = ToProto(*metadata, agent);
+  return grpc::Status::OK;
+}
+
+// ---- Agents (read from the file system on the gRPC thread: no state of the driver) ----
+
+grpc::Status LrmdDriver::ListClasses(grpc::ServerContext*,
+                                     const v1::ListClassesRequest*,
+                                     v1::ListClassesResponse* response) {
+  for (const char* name : {"ocf", "lsb", "systemd", "service"}) {
+    response->add_classes(name);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LrmdDriver::ListProviders(grpc::ServerContext*,
+                                       const v1::ListProvidersRequest* request,
+                                       v1::ListProvidersResponse* response) {
+  std::filesystem::path root = std::filesystem::path(options_.paths.ocf_root) / "resource.d";
+  for (const std::string& provider : ListDir(root, true)) {
+    if (request->type().empty() || IsExecutable(root / provider / request->type())) {
+      response->add_providers(provider);
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LrmdDriver::ListAgents(grpc::ServerContext*,
+                                    const v1::ListAgentsRequest* request,
+                                    v1::ListAgentsResponse* response) {
+  const std::string& wanted = request->resource_class();
+  if (!wanted.empty() && !AgentClassFromName(wanted).has_value()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("unknown resource class '", wanted, "'"));
+  }
+  auto add = [response](
+                 const std::string& cls, const std::string& provider, const std::string& type) {
+    v1::AgentId* id = response->add_agents();
+    id->set_resource_class(cls);
+    id->set_provider(provider);
+    id->set_type(type);
+  };
+  std::vector<std::string> init_scripts = ListDir(options_.paths.init_dir, false);
+  if (wanted.empty() || wanted == "lsb") {
+    for (const std::string& type : init_scripts) {
+      add("lsb", "", type);
+    }
+  }
+  if (wanted.empty() || wanted == "ocf") {
+    std::filesystem::path root = std::filesystem::path(options_.paths.ocf_root) / "resource.d";
+    for (const std::string& provider : ListDir(root, true)) {
+      if (!request->provider().empty() && provider != request->provider()) {
+        continue;
+      }
+      for (const std::string& type : ListDir(root / provider, false)) {
+        add("ocf", provider, type);
+      }
+    }
+  }
+  if (wanted.empty() || wanted == "service") {
+    for (const std::string& type : init_scripts) {
+      add("service", "", type);
+    }
+  }
+  // systemd units are not listed yet (that needs the systemd manager's unit list).
+  return grpc::Status::OK;
+}
+
+grpc::Status LrmdDriver::WatchResults(grpc::ServerContext* ctx,
+                                      const v1::WatchResultsRequest* request,
+                                      grpc::ServerWriter<v1::ActionResult>* writer) {
+  auto sub = std::make_shared<Subscriber>();
+  sub->resource_ids.insert(request->resource_ids().begin(), request->resource_ids().end());
+  {
+    absl::MutexLock lock(&subs_mu_);
+    if (stopped_) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "lrmd is stopping");
+    }
+    subscribers_.insert(sub);
+  }
+  grpc::Status status = grpc::Status::OK;
+  while (true) {
+    std::optional<v1::ActionResult> next;
+    {
+      absl::MutexLock lock(&sub->mu);
+      if (sub->queue.empty() && !sub->overflowed && !sub->closed) {
+        sub->cv.WaitWithTimeout(&sub->mu, absl::Milliseconds(100));
+      }
+      if (sub->overflowed) {
+        status = grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED,
+            absl::StrCat("more than ",
+                         options_.watch_queue_limit,
+                         " results waiting for this watcher; re-read GetHistory and watch again"));
+        break;
+      }
+      if (!sub->queue.empty()) {
+        next = std::move(sub->queue.front());
+        sub->queue.pop_front();
+      } else if (sub->closed) {
+        status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "lrmd is stopping");
+        break;
+      }
+    }
+    if (ctx->IsCancelled()) {
+      status = grpc::Status(grpc::StatusCode::CANCELLED, "the watch was cancelled");
+      break;
+    }
+    if (next.has_value() && !writer->Write(*next)) {
+      break;  // the client is gone
+    }
+  }
+  absl::MutexLock lock(&subs_mu_);
+  subscribers_.erase(sub);
+  return status;
+}
+
+}  // namespace ha::lrmd
