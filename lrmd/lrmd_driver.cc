@@ -111,19 +111,7 @@ void LrmdDriver::Stop() {
 // ---- Effects ----
 
 void LrmdDriver::Feed(Event event) {
-  pending_events_.push_back(std::move(event));
-  if (feeding_) {
-    return;
-  }
-  feeding_ = true;
-  while (!pending_events_.empty()) {
-    Event next = std::move(pending_events_.front());
-    pending_events_.pop_front();
-    for (const Effect& effect : core_.Handle(next, clock_.MonotonicNow())) {
-      Apply(effect);
-    }
-  }
-  feeding_ = false;
+  pump_.Feed(std::move(event));
 }
 
 void LrmdDriver::Apply(const Effect& effect) {

@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/event_loop.h"
+#include "common/event_pump.h"
 #include "lrmd/agent_command.h"
 #include "lrmd/executor_core.h"
 #include "lrmd/process_runner.h"
@@ -120,8 +121,11 @@ class LrmdDriver final : public v1::ResourceManager::Service {
 
   // Loop thread only.
   ExecutorCore core_;
-  std::deque<Event> pending_events_;
-  bool feeding_ = false;
+  EventPump<Event> pump_{[this](const Event& event) {
+    for (const Effect& effect : core_.Handle(event, clock_.MonotonicNow())) {
+      Apply(effect);
+    }
+  }};
   std::map<int64_t, EventLoop::TimerId> timers_;         // by TimerKey::call_id
   std::map<int64_t, ProcessRunner::RunId> runs_;         // core run id -> runner id
   std::map<int64_t, CallInfo> calls_;                    // unfinished calls

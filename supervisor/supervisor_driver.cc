@@ -104,20 +104,7 @@ absl::Status SupervisorDriver::Start() {
 }
 
 void SupervisorDriver::Feed(Event event) {
-  pending_events_.push_back(std::move(event));
-  if (feeding_) {
-    return;
-  }
-  feeding_ = true;
-  while (!pending_events_.empty()) {
-    Event next = std::move(pending_events_.front());
-    pending_events_.pop_front();
-    for (const Effect& effect : core_.Handle(next, rt_.clock().MonotonicNow())) {
-      Apply(effect);
-    }
-  }
-  feeding_ = false;
-  PublishSnapshot();
+  pump_.Feed(std::move(event));
 }
 
 void SupervisorDriver::Apply(const Effect& effect) {

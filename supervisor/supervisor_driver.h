@@ -14,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "common/daemon_runtime.h"
+#include "common/event_pump.h"
 #include "proto/supervisor.grpc.pb.h"
 #include "supervisor/supervisor_core.h"
 
@@ -43,8 +44,7 @@ class SupervisorDriver final : public v1::Supervisor::Service {
                         v1::ShutdownResponse*) override;
 
  private:
-  // Queues `event` and, unless already inside, handles queued events until none is left; replies
-  // to effects (a spawn's pid) are queued, so effects are always applied in the order returned.
+  // Hands `event` to the core through the pump (common/event_pump.h).
   void Feed(Event event);
   void Apply(const Effect& effect);
   void Spawn(const std::string& daemon);
@@ -58,8 +58,12 @@ class SupervisorDriver final : public v1::Supervisor::Service {
   std::map<std::string, EventLoop::TimerId> timers_;  // by "daemon/kind"
   std::map<pid_t, std::string> pids_;
   std::map<std::string, int> ready_fds_;
-  std::deque<Event> pending_events_;
-  bool feeding_ = false;
+  EventPump<Event> pump_{[this](const Event& event) {
+    for (const Effect& effect : core_.Handle(event, rt_.clock().MonotonicNow())) {
+      Apply(effect);
+    }
+    PublishSnapshot();
+  }};
   absl::Mutex mu_;
   v1::StatusResponse snapshot_
       ABSL_GUARDED_BY(mu_);  // what Status() answers, refreshed after events
