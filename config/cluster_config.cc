@@ -231,6 +231,14 @@ KeySpec OptIntKey(absl::string_view name,
 KeySpec MsKey(absl::string_view name, int* out) {
   return IntKey(name, out, 1, kIntMax, kMs);
 }
+// `spec`, also keeping where its value was written, for a later check across keys.
+KeySpec KeepingPos(KeySpec spec, std::optional<SourcePos>* pos) {
+  return {spec.name, [read = std::move(spec.read), pos](const ConfEntry& e) -> absl::Status {
+            HA_RETURN_IF_ERROR(read(e));
+            *pos = e.value_pos;
+            return absl::OkStatus();
+          }};
+}
 KeySpec OptMsKey(absl::string_view name, std::optional<int>* out) {
   return OptIntKey(name, out, 1, kIntMax, kMs);
 }
@@ -441,15 +449,7 @@ class Builder {
                kWhole),
         MsKey("join", &t.join),
         IntKey("send_join", &t.send_join, 0, kIntMax, kMs),
-        {"consensus",
-         [&](const ConfEntry& e) -> absl::Status {
-           absl::StatusOr<int64_t> n = ParseInt(e, 1, kIntMax, kMs);
-           if (!n.ok())
-             return n.status();
-           t.consensus = static_cast<int>(*n);
-           consensus_pos_ = e.value_pos;
-           return absl::OkStatus();
-         }},
+        KeepingPos(OptMsKey("consensus", &t.consensus), &consensus_pos_),
         MsKey("merge", &t.merge),
         MsKey("downcheck", &t.downcheck),
         IntKey("fail_recv_const", &t.fail_recv_const, 1, kIntMax, kWhole),
@@ -888,15 +888,7 @@ class Builder {
         IntKey("respawn_limit", &v.respawn_limit, 0, kIntMax, kWhole),
         MsKey("respawn_window", &v.respawn_window),
         MsKey("respawn_backoff_initial", &v.respawn_backoff_initial),
-        {"respawn_backoff_max",
-         [&](const ConfEntry& e) -> absl::Status {
-           absl::StatusOr<int64_t> n = ParseInt(e, 1, kIntMax, kMs);
-           if (!n.ok())
-             return n.status();
-           v.respawn_backoff_max = static_cast<int>(*n);
-           backoff_max_pos_ = e.value_pos;
-           return absl::OkStatus();
-         }},
+        KeepingPos(MsKey("respawn_backoff_max", &v.respawn_backoff_max), &backoff_max_pos_),
         MsKey("start_timeout", &v.start_timeout),
         MsKey("stop_timeout", &v.stop_timeout),
     };

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "tests/seeded_runs.h"
 
 namespace ha::lrmd {
 namespace {
@@ -778,23 +779,7 @@ class RandomRun {
 };
 
 TEST_CASE("random event sequences keep the invariants") {
-  // HA_LRMD_SEED=<n> replays one sequence.
-  uint32_t first = 1;
-  int runs = 3000;
-  if (const char* env = std::getenv("HA_LRMD_SEED")) {
-    first = static_cast<uint32_t>(std::strtoul(env, nullptr, 10));
-    runs = 1;
-  }
-  int failures = 0;
-  for (int i = 0; i < runs && failures < 3; ++i) {
-    const uint32_t seed = first + static_cast<uint32_t>(i);
-    const std::string error = RandomRun(seed).Run();
-    if (!error.empty()) {
-      ++failures;
-      FAIL_CHECK("seed " << seed << " (rerun with HA_LRMD_SEED=" << seed << "): " << error);
-    }
-  }
-  CHECK(failures == 0);
+  ha::testing::RunSeeds("HA_LRMD_SEED", 3000, [](uint32_t seed) { return RandomRun(seed).Run(); });
 }
 
 }  // namespace

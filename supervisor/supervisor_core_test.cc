@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "tests/seeded_runs.h"
 
 namespace ha::supervisor {
 namespace {
@@ -644,23 +645,8 @@ class RandomRun {
 };
 
 TEST_CASE("random event sequences keep the invariants") {
-  // HA_SUPERVISOR_SEED=<n> replays one sequence.
-  uint32_t first = 1;
-  int runs = 5000;
-  if (const char* env = std::getenv("HA_SUPERVISOR_SEED")) {
-    first = static_cast<uint32_t>(std::strtoul(env, nullptr, 10));
-    runs = 1;
-  }
-  int failures = 0;
-  for (int i = 0; i < runs && failures < 3; ++i) {
-    const uint32_t seed = first + static_cast<uint32_t>(i);
-    const std::string error = RandomRun(seed).Run();
-    if (!error.empty()) {
-      ++failures;
-      FAIL_CHECK("seed " << seed << " (rerun with HA_SUPERVISOR_SEED=" << seed << "): " << error);
-    }
-  }
-  CHECK(failures == 0);
+  ha::testing::RunSeeds(
+      "HA_SUPERVISOR_SEED", 5000, [](uint32_t seed) { return RandomRun(seed).Run(); });
 }
 
 }  // namespace
