@@ -253,13 +253,17 @@ OcfExitCode MapExitCode(AgentClass agent_class, const std::string& action, int r
 }
 
 std::string ParseExitReason(const std::string& stderr_text) {
-  static constexpr absl::string_view kPrefix = "ocf-exitreason:";
+  // ocf-shellfuncs' ocf_exit_reason prints "ocf-exit-reason:" (Pacemaker's prefix) unless
+  // OCF_EXIT_REASON_PREFIX says otherwise; "ocf-exitreason:" is accepted too.
+  static constexpr absl::string_view kPrefixes[] = {"ocf-exit-reason:", "ocf-exitreason:"};
   absl::string_view found;
   bool any = false;
   for (absl::string_view line : absl::StrSplit(stderr_text, '\n')) {
-    if (absl::StartsWith(line, kPrefix)) {
-      found = line.substr(kPrefix.size());
-      any = true;
+    for (absl::string_view prefix : kPrefixes) {
+      if (absl::StartsWith(line, prefix)) {
+        found = line.substr(prefix.size());
+        any = true;
+      }
     }
   }
   if (!any) {

@@ -63,7 +63,8 @@ std::string SystemdUnitName(const std::string& type);
 //    LSB-style codes) as LSB status; start/stop: 0 kOk, anything else kErrGeneric.
 OcfExitCode MapExitCode(AgentClass agent_class, const std::string& action, int raw);
 
-// The agent's reason for a failure: the text after the last "ocf-exitreason:" at the start of a
+// The agent's reason for a failure: the text after the last "ocf-exit-reason:" (what
+// ocf-shellfuncs prints, Pacemaker's prefix) or "ocf-exitreason:" at the start of a
 // line of `stderr_text`, trimmed and cut to at most 128 bytes (on a UTF-8 boundary). Empty when
 // there is none.
 std::string ParseExitReason(const std::string& stderr_text);

@@ -234,6 +234,8 @@ TEST_CASE("ParseExitReason: last line, trimmed, bounded", "[agent_command]") {
   CHECK(ParseExitReason("") == "");
   CHECK(ParseExitReason("nothing here\n") == "");
   CHECK(ParseExitReason("ocf-exitreason:missing parameter file\n") == "missing parameter file");
+  CHECK(ParseExitReason("ocf-exit-reason:IP address (the ip parameter) is mandatory\n") ==
+        "IP address (the ip parameter) is mandatory");
   CHECK(ParseExitReason("a\nocf-exitreason:  first \nb\nocf-exitreason:\tsecond  \r\nc\n") ==
         "second");
   CHECK(ParseExitReason("  ocf-exitreason:indented does not count\n") == "");

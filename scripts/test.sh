@@ -3,7 +3,7 @@
 #   1. the formatting check (clang-format);
 #   2. the test suite (unit, simulation, integration, end-to-end) on the normal build;
 #   3. the same suite on an AddressSanitizer + UndefinedBehaviorSanitizer build;
-#   4. the configuration parser's fuzzer, briefly.
+#   4. the fuzzers (configuration parser, totem wire layer), briefly.
 # scripts/test.sh --quick runs only 1 and 2. Long runs (label `long`) are opt-in: HA_LONG_TESTS=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,14 +39,19 @@ if [ $quick -eq 0 ]; then
   run_suite build-asan
   unset ASAN_OPTIONS UBSAN_OPTIONS
 
-  echo "== fuzzing the configuration parser (${HA_FUZZ_SECONDS:-30} s)"
+  # Each fuzzer runs HA_FUZZ_SECONDS (default 20 s) from its seed corpus, in a scratch directory
+  # so that new inputs do not land in the seeds.
+  fuzz_seconds=${HA_FUZZ_SECONDS:-20}
   if [ ! -f build-fuzz/CMakeCache.txt ]; then
     CC=clang CXX=clang++ cmake -S . -B build-fuzz -DHA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
-  cmake --build build-fuzz -j2 --target conf_fuzz
-  work=$(mktemp -d)
-  ./build-fuzz/config/conf_fuzz -max_total_time="${HA_FUZZ_SECONDS:-30}" -print_final_stats=1 \
-    "$work" config/fuzz_corpus 2>&1 | tail -n 12
-  rm -rf "$work"
+  cmake --build build-fuzz -j2 --target conf_fuzz wire_fuzz
+  for fuzzer in config/conf_fuzz:config/fuzz_corpus membershipd/wire_fuzz:membershipd/wire_fuzz_corpus; do
+    echo "== fuzzing ${fuzzer%%:*} (${fuzz_seconds} s)"
+    work=$(mktemp -d)
+    ./build-fuzz/"${fuzzer%%:*}" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+      "$work" "${fuzzer#*:}" 2>&1 | tail -n 12
+    rm -rf "$work"
+  done
 fi
 echo "== all tests passed"

@@ -1,0 +1,296 @@
+// The totem single-ring protocol (membership and total order), as a pure state machine.
+//
+// It implements the Totem single-ring protocol of Amir, Moser, Melliar-Smith, Agarwal and
+// Ciarfella ("The Totem single-ring ordering and membership protocol", ACM TOCS 13(4), 1995),
+// with the extended virtual synchrony of Moser et al. (ICDCS 1994) as corosync's totemsrp does.
+// The driver feeds it packets, timer ticks and local sends, and carries out what it returns:
+// packets to send (Effects::send) and what to hand to the layers above, in order
+// (Effects::deliver: messages and configuration changes). It does no I/O, reads no clock, keeps
+// no globals, and draws randomness only from its seeded generator, so a run replays exactly.
+//
+// States (Totem's, corosync's names):
+//   kGather       looking for the members of the next ring: multicasting joins with the sets of
+//                 nodes believed alive (proc) and failed (fail) until every node of proc - fail
+//                 announced the same sets (consensus), or `consensus` runs out (then the silent
+//                 ones are added to fail).
+//   kCommit       the representative (lowest id of the agreed set) sent the commit token; on its
+//                 first rotation each member writes what it brings from its old ring.
+//   kRecovery     the commit token's second rotation started the new ring's token; members of a
+//                 same old ring retransmit that ring's messages to each other inside the new ring
+//                 until they all hold the same set, and nothing new is sent.
+//   kOperational  the token rotates, messages are ordered by the sequence numbers it hands out.
+//
+// Deviations from the paper and from corosync, numbered:
+//  1. Only the representative holds an idle ring's token (for `hold`), instead of every member,
+//     so an idle rotation costs one hold and the token retransmit timer never fires spuriously;
+//     a member with something to send unicasts TokenHoldCancel to it.
+//  2. Recovery completes when a member sees the token twice in a row with nothing pending
+//     (backlog 0, aru == seq, unchanged seq) instead of corosync's retrans_flg counting; a member
+//     sends no new messages on the visit it becomes operational, so the others see the same.
+//  3. Old-ring messages after the first hole are discarded at the transition (nobody of the
+//     old ring can have them all), instead of being delivered in a transitional configuration;
+//     only the regular configuration change is reported (with `left` and `joined`).
+//  4. While in kCommit or kRecovery, a join from a member of the forming ring aborts it when it is
+//     fresh: sent after the commit token (ring_seq) or announcing sets that are not a subset of
+//     the agreed ones, so a view change during formation does not wait for a token loss.
+//  5. The commit token is retransmitted like the regular token.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "proto/totem_wire.pb.h"
+
+namespace ha::membership {
+
+namespace wire = ::ha::totem::wire::v1;
+using NodeId = uint32_t;
+
+struct RingId {
+  NodeId rep = 0;
+  uint64_t seq = 0;
+  auto operator<=>(const RingId&) const = default;
+};
+
+// The protocol's parameters, corosync.conf(5)'s totem timers with the node count applied.
+struct TotemOptions {
+  NodeId local_id = 0;
+  std::vector<NodeId> nodes;  // the configured nodelist, the local node included
+  // A token not received for this long is lost (corosync's token, with token_coefficient applied).
+  absl::Duration token = absl::Milliseconds(300);
+  // The token (or commit token) is sent again when nothing shows the successor got it.
+  absl::Duration token_retransmit = absl::Milliseconds(70);
+  // How long the representative holds an idle ring's token. Kept below token_retransmit.
+  absl::Duration hold = absl::Milliseconds(45);
+  absl::Duration join = absl::Milliseconds(50);        // join resend interval in gather
+  absl::Duration send_join = absl::ZeroDuration();     // random delay [0, send_join) before a join
+  absl::Duration consensus = absl::Milliseconds(360);  // gather's deadline for agreement
+  absl::Duration merge = absl::Milliseconds(200);      // merge detect interval of a representative
+  int fail_recv_const = 2500;      // rotations with aru stuck before its owner is failed
+  int seqno_unchanged_const = 30;  // idle rotations before the token may be held
+  int window_size = 50;            // messages per rotation, ring-wide
+  int max_messages = 17;           // messages per token visit, per member
+  size_t max_send_queue = 10000;   // Submit refuses beyond (RESOURCE_EXHAUSTED)
+  size_t max_payload = 60000;      // bytes per message
+  uint64_t initial_ring_seq = 0;   // the highest ring seq this node saw before it restarted
+  uint64_t random_seed = 1;        // for send_join's delay
+};
+
+// One message delivered in agreed order.
+struct Delivery {
+  RingId ring_id;  // the configuration it was delivered in
+  uint64_t seq = 0;
+  NodeId origin = 0;
+  bool safe = false;
+  std::string payload;
+};
+
+// A new configuration was installed. Everything delivered before it belongs to the previous one.
+struct ConfigChange {
+  RingId ring_id;
+  std::vector<NodeId> members;  // ascending
+  std::vector<NodeId> joined;   // members not in the previous configuration
+  std::vector<NodeId> left;     // previous members not in this one
+};
+
+using Output = std::variant<Delivery, ConfigChange>;
+
+struct Outgoing {
+  std::vector<NodeId> to;  // never contains the local node
+  wire::Packet packet;
+};
+
+struct Effects {
+  std::vector<Outgoing> send;
+  std::vector<Output> deliver;
+  // State transitions and their reasons, as log lines for the driver ("entering GATHER: token
+  // lost ...").
+  std::vector<std::string> log;
+};
+
+enum class TotemState { kGather, kCommit, kRecovery, kOperational };
+const char* TotemStateName(TotemState state);
+
+// Runtime counters, named as corosync's runtime.totem.* keys (see proto/membership.proto).
+struct TotemCounters {
+  uint64_t orf_token_tx = 0;
+  uint64_t orf_token_rx = 0;
+  uint64_t orf_token_retx = 0;
+  uint64_t mcast_tx = 0;
+  uint64_t mcast_retx = 0;
+  uint64_t mcast_rx = 0;
+  uint64_t memb_join_tx = 0;
+  uint64_t memb_join_rx = 0;
+  uint64_t memb_commit_token_tx = 0;
+  uint64_t memb_merge_detect_tx = 0;
+  uint64_t operational_entered = 0;
+  uint64_t operational_token_lost = 0;
+  uint64_t gather_entered = 0;
+  uint64_t gather_token_lost = 0;
+  uint64_t commit_entered = 0;
+  uint64_t commit_token_lost = 0;
+  uint64_t recovery_entered = 0;
+  uint64_t recovery_token_lost = 0;
+  uint64_t consensus_timeouts = 0;
+  uint64_t rx_msg_dropped = 0;  // packets of other rings, stale or duplicate
+  uint64_t continuous_gather = 0;
+  uint64_t fail_to_recv = 0;
+  uint64_t delivered = 0;
+  uint64_t old_ring_discarded = 0;  // old-ring messages after a hole, dropped at a transition
+};
+
+class TotemCore {
+ public:
+  explicit TotemCore(TotemOptions options);
+
+  // Enters gather for the first time. Call once, before anything else.
+  Effects Start(absl::Time now);
+  // A packet from `packet.sender()`, already authenticated and decoded.
+  Effects OnPacket(absl::Time now, const wire::Packet& packet);
+  // Fires every timer whose deadline is <= now.
+  Effects OnTimer(absl::Time now);
+  // The earliest timer deadline; OnTimer is due then.
+  std::optional<absl::Time> NextDeadline() const;
+  // Queues a message for the ring. RESOURCE_EXHAUSTED when the queue is full, INVALID_ARGUMENT
+  // when it is too big. `effects` receives a hold cancel or the release of a held token.
+  absl::Status Submit(absl::Time now, std::string payload, bool safe, Effects& effects);
+  // Graceful leave: tells the others, who drop this node at once. The core is then stopped:
+  // every later call is ignored.
+  Effects Leave(absl::Time now);
+
+  TotemState state() const { return state_; }
+  RingId ring_id() const { return cur_.id; }
+  const std::vector<NodeId>& members() const { return cur_.members; }
+  const TotemCounters& counters() const { return counters_; }
+  size_t send_queue_size() const { return send_queue_.size(); }
+  // The highest ring seq seen: the driver persists it across restarts (TotemOptions).
+  uint64_t max_ring_seq() const { return max_ring_seq_; }
+
+ private:
+  // A ring's message store: what this node received of that ring's total order.
+  struct RingLog {
+    RingId id;
+    std::vector<NodeId> members;
+    std::map<uint64_t, wire::Message> messages;  // received, not yet garbage collected
+    uint64_t aru = 0;                            // every message up to here was received
+    uint64_t high_seq = 0;                       // highest received
+    uint64_t high_delivered = 0;                 // delivered up to here
+    uint64_t last_token_seq = 0;                 // newest token seen on this ring
+    bool Insert(const wire::Message& message);   // false: a duplicate
+    bool Has(uint64_t seq) const;
+  };
+
+  struct Pending {
+    std::string payload;
+    bool safe = false;
+  };
+
+  // What is needed to carry a token-like packet on: the packet and its successor.
+  struct SentToken {
+    wire::Packet packet;
+    NodeId to = 0;
+    uint64_t ring_seq_or_msg_seq = 0;  // messages of the ring beyond this prove progress
+  };
+
+  // State transitions.
+  void EnterGather(absl::Time now, const char* why);
+  void EnterCommit(absl::Time now, const wire::CommitToken& token);
+  void EnterRecovery(absl::Time now, const wire::CommitToken& token);
+  void EnterOperational(absl::Time now);
+
+  // Packet handlers.
+  void HandleToken(absl::Time now, NodeId from, const wire::Token& token);
+  void HandleMessage(absl::Time now, NodeId from, const wire::Message& message);
+  void HandleJoin(absl::Time now, NodeId from, const wire::Join& join);
+  void HandleCommit(absl::Time now, NodeId from, const wire::CommitToken& token);
+  void HandleMergeDetect(absl::Time now, NodeId from, const wire::MergeDetect& merge);
+  void HandleHoldCancel(absl::Time now, NodeId from);
+  void HandleLeave(absl::Time now, NodeId from, const wire::Leave& leave);
+
+  // Gather helpers.
+  void SendJoin(absl::Time now);
+  void ScheduleJoin(absl::Time now);
+  void CheckConsensus(absl::Time now);
+  std::vector<NodeId> AgreedMembers() const;  // proc - fail, ascending
+  bool JoinIsStale(const wire::Join& join, NodeId from) const;
+
+  // Token helpers.
+  void ProcessToken(absl::Time now, wire::Token token);
+  void ForwardToken(absl::Time now, wire::Token token, bool hold);
+  void SendTokenLike(absl::Time now, wire::Packet packet, NodeId to, uint64_t progress_seq);
+  void ReleaseHeldToken(absl::Time now);
+  void Multicast(RingLog& log, wire::Message message);
+  void DeliverReady(RingLog& log);
+  void CollectGarbage(RingLog& log, uint64_t all_received);
+  NodeId Successor(const std::vector<NodeId>& members) const;
+  RingLog& ActiveLog() { return state_ == TotemState::kRecovery ? next_ : cur_; }
+
+  // Output helpers.
+  void Send(std::vector<NodeId> to, wire::Packet packet);
+  wire::Packet NewPacket() const;
+  std::vector<NodeId> OthersOf(const std::vector<NodeId>& nodes) const;
+  Effects TakeEffects();
+
+  const TotemOptions options_;
+  std::mt19937_64 random_;
+  TotemState state_ = TotemState::kGather;
+  bool started_ = false;
+  bool stopped_ = false;
+  Effects effects_;
+  TotemCounters counters_;
+
+  RingLog cur_;   // the last operational ring
+  RingLog next_;  // the ring being recovered (kRecovery)
+  uint64_t max_ring_seq_ = 0;
+
+  // Sending.
+  std::deque<Pending> send_queue_;
+  std::deque<wire::Message> recovery_queue_;  // old-ring messages to carry in recovery
+  uint32_t my_fcc_ = 0;                       // my share of token.fcc in the last rotation
+  uint32_t my_backlog_ = 0;                   // my share of token.backlog
+
+  // Token state of the active ring.
+  std::optional<SentToken> sent_token_;  // retransmitted until progress shows
+  std::optional<wire::Token> held_token_;
+  uint64_t prev_visit_aru_ = 0;  // token.aru after my previous visit
+  uint64_t prev_visit_seq_ = 0;
+  bool prev_visit_clean_ = false;  // recovery: nothing pending at my previous visit
+  bool have_prev_visit_ = false;
+  uint64_t last_seen_aru_ = 0;  // fail_recv_const tracking
+  int aru_unchanged_ = 0;
+  uint64_t rep_last_seq_ = 0;      // representative: seq at its previous visit
+  uint64_t safe_upto_ = 0;         // every member has every message up to here
+  bool ring_idle_ = false;         // the last token I saw was idle (likely held)
+  bool hold_cancel_sent_ = false;  // since my last visit
+
+  // Gather.
+  std::set<NodeId> proc_;
+  std::set<NodeId> fail_;
+  std::set<NodeId> consensus_;  // nodes that announced exactly proc_/fail_
+  bool gather_since_operational_ = false;
+
+  // Commit / recovery.
+  std::optional<wire::CommitToken> commit_;  // the forming ring's commit token as last seen
+  uint32_t commit_last_index_ = 0;
+  std::optional<RingId> recovery_old_ring_;  // my old ring, as written in the commit token
+  uint64_t recovery_high_ = 0;               // highest old-ring seq any of my group has
+
+  // Timers (absent: not armed).
+  std::optional<absl::Time> token_loss_at_;
+  std::optional<absl::Time> token_retransmit_at_;
+  std::optional<absl::Time> hold_at_;
+  std::optional<absl::Time> join_at_;
+  std::optional<absl::Time> consensus_at_;
+  std::optional<absl::Time> merge_at_;
+};
+
+}  // namespace ha::membership

@@ -1,0 +1,170 @@
+#include "tests/sim/totem_invariants.h"
+
+#include <map>
+#include <set>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace ha::sim {
+namespace {
+
+std::string RingName(const RingId& id) {
+  return absl::StrCat(id.rep, ".", id.seq);
+}
+
+// What one incarnation delivered in one configuration, and which configuration came next.
+struct Epoch {
+  const Incarnation* inc = nullptr;
+  RingId ring;
+  std::vector<std::string> delivered;
+  std::optional<RingId> next;
+};
+
+bool IsPrefix(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  return a.size() <= b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+}  // namespace
+
+std::string CheckSafety(const TotemSim& sim) {
+  std::map<RingId, std::vector<NodeId>> ring_members;
+  std::map<RingId, std::vector<Epoch>> epochs;
+  for (const Incarnation& inc : sim.incarnations()) {
+    std::set<std::string> seen;
+    std::map<std::string, int64_t> last_from_sender;
+    std::optional<Epoch> epoch;
+    for (const Recorded& r : inc.history) {
+      if (r.kind == Recorded::kConfig) {
+        auto [it, inserted] = ring_members.emplace(r.ring_id, r.members);
+        if (!inserted && it->second != r.members) {
+          return absl::StrCat(inc.Name(),
+                              " installed ring ",
+                              RingName(r.ring_id),
+                              " with members [",
+                              absl::StrJoin(r.members, ","),
+                              "], another node with [",
+                              absl::StrJoin(it->second, ","),
+                              "]");
+        }
+        if (std::find(r.members.begin(), r.members.end(), inc.node) == r.members.end()) {
+          return absl::StrCat(
+              inc.Name(), " installed ring ", RingName(r.ring_id), " without being a member");
+        }
+        if (epoch) {
+          epoch->next = r.ring_id;
+          epochs[epoch->ring].push_back(*epoch);
+        }
+        epoch = Epoch{&inc, r.ring_id, {}, std::nullopt};
+        continue;
+      }
+      if (!sim.submitted().count(r.payload)) {
+        return absl::StrCat(inc.Name(), " delivered a message nobody sent: '", r.payload, "'");
+      }
+      if (!seen.insert(r.payload).second) {
+        return absl::StrCat(inc.Name(), " delivered '", r.payload, "' twice");
+      }
+      if (!epoch || !(epoch->ring == r.ring_id)) {
+        return absl::StrCat(inc.Name(),
+                            " delivered '",
+                            r.payload,
+                            "' of ring ",
+                            RingName(r.ring_id),
+                            " while in ",
+                            epoch ? RingName(epoch->ring) : "no ring");
+      }
+      epoch->delivered.push_back(r.payload);
+      // payload: "<node>.<incarnation>.<n>"
+      std::vector<std::string> parts = absl::StrSplit(r.payload, '.');
+      int64_t n = 0;
+      if (parts.size() == 3 && absl::SimpleAtoi(parts[2], &n)) {
+        const std::string sender = absl::StrCat(parts[0], ".", parts[1]);
+        auto [it, inserted] = last_from_sender.emplace(sender, n);
+        if (!inserted) {
+          if (n <= it->second) {
+            return absl::StrCat(inc.Name(),
+                                " delivered '",
+                                r.payload,
+                                "' after message ",
+                                it->second,
+                                " of the same sender");
+          }
+          it->second = n;
+        }
+      }
+    }
+    if (epoch) {
+      epochs[epoch->ring].push_back(*epoch);
+    }
+  }
+  for (const auto& [ring, list] : epochs) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      for (size_t j = i + 1; j < list.size(); ++j) {
+        const Epoch& a = list[i];
+        const Epoch& b = list[j];
+        if (!IsPrefix(a.delivered, b.delivered) && !IsPrefix(b.delivered, a.delivered)) {
+          return absl::StrCat("agreed order broken in ring ",
+                              RingName(ring),
+                              ": ",
+                              a.inc->Name(),
+                              " delivered [",
+                              absl::StrJoin(a.delivered, " "),
+                              "], ",
+                              b.inc->Name(),
+                              " [",
+                              absl::StrJoin(b.delivered, " "),
+                              "]");
+        }
+        if (a.next && b.next && *a.next == *b.next && a.delivered != b.delivered) {
+          return absl::StrCat("virtual synchrony broken: ",
+                              a.inc->Name(),
+                              " and ",
+                              b.inc->Name(),
+                              " went from ring ",
+                              RingName(ring),
+                              " to ",
+                              RingName(*a.next),
+                              " having delivered [",
+                              absl::StrJoin(a.delivered, " "),
+                              "] and [",
+                              absl::StrJoin(b.delivered, " "),
+                              "]");
+        }
+      }
+    }
+  }
+  return "";
+}
+
+std::string CheckConverged(const TotemSim& sim) {
+  const std::vector<NodeId> alive = sim.AliveNodes();
+  std::optional<RingId> ring;
+  for (NodeId id : alive) {
+    const membership::TotemCore* core = sim.core(id);
+    if (core->state() != membership::TotemState::kOperational) {
+      return absl::StrCat("node ", id, " is in ", membership::TotemStateName(core->state()));
+    }
+    if (core->members() != alive) {
+      return absl::StrCat("node ",
+                          id,
+                          " is in ring ",
+                          RingName(core->ring_id()),
+                          " with [",
+                          absl::StrJoin(core->members(), ","),
+                          "], alive: [",
+                          absl::StrJoin(alive, ","),
+                          "]");
+    }
+    if (ring && !(*ring == core->ring_id())) {
+      return absl::StrCat(
+          "nodes are in different rings: ", RingName(*ring), " and ", RingName(core->ring_id()));
+    }
+    ring = core->ring_id();
+  }
+  return "";
+}
+
+}  // namespace ha::sim

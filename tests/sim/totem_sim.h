@@ -1,0 +1,115 @@
+// A deterministic simulation of a totem cluster in one process: N protocol cores on one simulated
+// clock and a simulated network that drops, duplicates, delays (and so reorders) and partitions,
+// with nodes killed and restarted. Every choice comes from one seeded generator, so a seed replays
+// exactly. It records what every node incarnation delivered, for the invariant checks in
+// totem_invariants.h.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "membershipd/totem_core.h"
+
+namespace ha::sim {
+
+using membership::NodeId;
+using membership::RingId;
+
+struct NetworkFaults {
+  double drop = 0.0;       // probability a packet to one destination is lost
+  double duplicate = 0.0;  // probability it arrives twice
+  absl::Duration min_delay = absl::Microseconds(50);
+  absl::Duration max_delay = absl::Microseconds(500);  // uniform: packets overtake each other
+};
+
+// One thing a node incarnation handed to the layer above.
+struct Recorded {
+  enum Kind { kDelivery, kConfig } kind = kDelivery;
+  RingId ring_id;               // delivery: the ring it came in; config: the new ring
+  std::string payload;          // delivery
+  NodeId origin = 0;            // delivery
+  std::vector<NodeId> members;  // config
+  absl::Time at;
+};
+
+struct Incarnation {
+  NodeId node = 0;
+  int number = 0;  // 0 for the first run of the node, then 1, 2, ...
+  std::vector<Recorded> history;
+  std::string Name() const;
+};
+
+class TotemSim {
+ public:
+  TotemSim(int node_count, uint64_t seed, membership::TotemOptions base);
+
+  absl::Time now() const { return now_; }
+  std::mt19937_64& random() { return random_; }
+  const std::vector<NodeId>& nodes() const { return nodes_; }
+
+  void SetFaults(NetworkFaults faults) { faults_ = faults; }
+  // Only nodes in the same group reach each other; nodes in no group reach nobody.
+  void Partition(const std::vector<std::vector<NodeId>>& groups);
+  void Heal();
+  void Kill(NodeId node);
+  void Restart(NodeId node);
+  // A graceful shutdown: the node sends its leave, then stops.
+  void Leave(NodeId node);
+  bool alive(NodeId node) const { return cores_.at(node) != nullptr; }
+  std::vector<NodeId> AliveNodes() const;
+
+  // Submits a message at `node` (if alive); its payload is unique: "<node>.<incarnation>.<n>".
+  // Returns the payload, or "" when the node is dead or its queue is full.
+  std::string Submit(NodeId node, bool safe = false);
+
+  // Runs every event up to `until`.
+  void RunUntil(absl::Time until);
+  void RunFor(absl::Duration d) { RunUntil(now_ + d); }
+
+  const membership::TotemCore* core(NodeId node) const { return cores_.at(node).get(); }
+  const std::vector<Incarnation>& incarnations() const { return incarnations_; }
+  const std::set<std::string>& submitted() const { return submitted_; }
+  // The current incarnation's index in incarnations() for a live node.
+  size_t current_incarnation(NodeId node) const { return current_.at(node); }
+  uint64_t packets_sent() const { return packets_sent_; }
+
+ private:
+  struct InFlight {
+    absl::Time at;
+    uint64_t order;  // ties broken by send order: deterministic
+    NodeId to;
+    membership::wire::Packet packet;
+    bool operator>(const InFlight& o) const { return at != o.at ? at > o.at : order > o.order; }
+  };
+
+  void Apply(NodeId node, membership::Effects effects);
+  bool Connected(NodeId a, NodeId b) const;
+  membership::TotemOptions OptionsFor(NodeId node, uint64_t ring_seq);
+
+  membership::TotemOptions base_;
+  std::mt19937_64 random_;
+  absl::Time now_;
+  std::vector<NodeId> nodes_;
+  NetworkFaults faults_;
+  std::map<NodeId, int> group_of_;  // empty: fully connected
+  std::map<NodeId, std::unique_ptr<membership::TotemCore>> cores_;
+  std::map<NodeId, uint64_t> persisted_ring_seq_;
+  std::map<NodeId, size_t> current_;
+  std::map<NodeId, int> submit_counter_;
+  std::vector<Incarnation> incarnations_;
+  std::set<std::string> submitted_;
+  std::priority_queue<InFlight, std::vector<InFlight>, std::greater<InFlight>> in_flight_;
+  uint64_t order_ = 0;
+  uint64_t packets_sent_ = 0;
+  bool trace_ = false;  // HA_TOTEM_TRACE set: state transitions go to stderr
+};
+
+}  // namespace ha::sim

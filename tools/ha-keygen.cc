@@ -1,0 +1,142 @@
+// ha-keygen: writes the cluster's shared authentication key, like corosync-keygen (and readable by
+// it: raw random bytes).
+//   ha-keygen [-k FILE] [-s SIZE] [-l]
+//     -k FILE   the key file (default /etc/corosync/authkey)
+//     -s SIZE   key size in bytes, 128..4096 (default 256)
+//     -l        accepted and ignored, as corosync-keygen does
+// The key comes from getrandom(2) and is written atomically with mode 0400: a temporary file in
+// the same folder, fsync, rename over FILE (an existing key is replaced, as corosync-keygen
+// does), fsync of the folder. Copy it to every node (same bytes everywhere).
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/exit_codes.h"
+#include "membershipd/frame_crypto.h"
+
+namespace {
+
+using ha::ExitCode;
+using ha::ToInt;
+
+absl::Status ErrnoError(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+absl::Status FillRandom(std::vector<unsigned char>& buf) {
+  size_t got = 0;
+  while (got < buf.size()) {
+    const ssize_t n = getrandom(buf.data() + got, buf.size() - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return ErrnoError("getrandom");
+    }
+    got += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteAll(int fd, const std::vector<unsigned char>& buf, const std::string& name) {
+  size_t done = 0;
+  while (done < buf.size()) {
+    const ssize_t n = ::write(fd, buf.data() + done, buf.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return ErrnoError(absl::StrCat("cannot write ", name));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// Writes `key` to `path` with mode 0400, replacing it atomically.
+absl::Status WriteKeyFile(const std::string& path, const std::vector<unsigned char>& key) {
+  std::filesystem::path target(path);
+  std::filesystem::path dir = target.parent_path();
+  if (dir.empty()) {
+    dir = ".";
+  }
+  std::string tmp = (dir / (target.filename().string() + ".XXXXXX")).string();
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) {
+    return ErrnoError(absl::StrCat("cannot create a file in ", dir.string()));
+  }
+  absl::Status status;
+  if (::fchmod(fd, S_IRUSR) != 0) {
+    status = ErrnoError(absl::StrCat("cannot set the mode of ", tmp));
+  }
+  if (status.ok()) {
+    status = WriteAll(fd, key, tmp);
+  }
+  if (status.ok() && ::fsync(fd) != 0) {
+    status = ErrnoError(absl::StrCat("cannot sync ", tmp));
+  }
+  if (::close(fd) != 0 && status.ok()) {
+    status = ErrnoError(absl::StrCat("cannot close ", tmp));
+  }
+  if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    status = ErrnoError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  if (!status.ok()) {
+    ::unlink(tmp.c_str());
+    return status;
+  }
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    return ErrnoError(absl::StrCat("cannot open ", dir.string()));
+  }
+  if (::fsync(dir_fd) != 0) {
+    status = ErrnoError(absl::StrCat("cannot sync ", dir.string()));
+  }
+  ::close(dir_fd);
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("ha-keygen: generate the cluster's shared authentication key", "ha-keygen");
+  std::string key_file = "/etc/corosync/authkey";
+  size_t size = ha::membership::kDefaultKeyBytes;
+  bool less_secure = false;
+  app.add_option("-k,--key-file", key_file, "the key file to write")->capture_default_str();
+  app.add_option("-s,--size", size, "key size in bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(ha::membership::kMinKeyBytes, ha::membership::kMaxKeyBytes));
+  app.add_flag("-l,--less-secure", less_secure, "ignored, kept for corosync-keygen compatibility");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : ToInt(ExitCode::kUsage);
+  }
+
+  std::cout << "Cluster authentication key generator.\n"
+            << "Gathering " << size * 8 << " bits for key from getrandom.\n";
+  std::vector<unsigned char> key(size);
+  absl::Status status = FillRandom(key);
+  if (status.ok()) {
+    std::cout << "Writing key to " << key_file << ".\n";
+    status = WriteKeyFile(key_file, key);
+  }
+  explicit_bzero(key.data(), key.size());
+  if (!status.ok()) {
+    std::cerr << "ha-keygen: " << status.message() << "\n";
+    return ToInt(ExitCode::kError);
+  }
+  return ToInt(ExitCode::kOk);
+}
