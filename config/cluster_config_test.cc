@@ -75,8 +75,9 @@ TEST_CASE("defaults are corosync 3's", "[config]") {
   CHECK(t.keyfile == "/etc/corosync/authkey");
   CHECK(t.rrp_mode == "none");
   CHECK(t.netmtu == 1500);
-  CHECK(t.token == 3000);
-  CHECK(t.token_coefficient == 650);
+  // Ours, for sub-second failover (corosync: 3000 and 650).
+  CHECK(t.token == 200);
+  CHECK(t.token_coefficient == 10);
   CHECK(t.token_retransmits_before_loss_const == 4);
   CHECK(t.join == 50);
   CHECK(t.send_join == 0);
@@ -145,6 +146,8 @@ TEST_CASE("defaults are corosync 3's", "[config]") {
 
 TEST_CASE("derived timers follow corosync's formulas", "[config]") {
   TotemConfig t;
+  t.token = 3000;  // corosync's defaults, so the values below are the ones corosync reports
+  t.token_coefficient = 650;
   // One or two nodes: the token as configured.
   CHECK(t.EffectiveToken(1) == 3000);
   CHECK(t.EffectiveToken(2) == 3000);
@@ -206,11 +209,11 @@ TEST_CASE("a corosync 3 knet configuration", "[config]") {
   CHECK(c.FindNode(2) == &c.nodes[1]);
   CHECK(c.FindNode(4) == nullptr);
 
-  // Three nodes: 5000 + 650.
-  CHECK(t.EffectiveToken(c.nodes.size()) == 5650);
-  CHECK(t.EffectiveConsensus(c.nodes.size()) == 6780);
-  CHECK(t.EffectiveTokenRetransmit(c.nodes.size()) == 1345);
-  CHECK(t.EffectiveHold(c.nodes.size()) == 1066);
+  // Three nodes: 5000 + our default token_coefficient (10).
+  CHECK(t.EffectiveToken(c.nodes.size()) == 5010);
+  CHECK(t.EffectiveConsensus(c.nodes.size()) == 6012);
+  CHECK(t.EffectiveTokenRetransmit(c.nodes.size()) == 1192);
+  CHECK(t.EffectiveHold(c.nodes.size()) == 943);
 
   CHECK(c.quorum.provider == "corosync_votequorum");
   CHECK(c.quorum.EffectiveWaitForAll());
@@ -311,7 +314,7 @@ TEST_CASE("unknown keys are warnings with their position", "[config]") {
   CHECK(WarningsOf(*loaded) ==
         std::vector<std::string>{
             "unknown_key.conf:2:2: warning: unknown key 'tokn' in section 'totem'"});
-  CHECK(loaded->config.totem.token == 3000);
+  CHECK(loaded->config.totem.token == 200);  // the misspelt key did not set it
 
   LoadedConfig top = MustParse(std::string("stray: 1\n") + kOneNode + "logging {\n sylog: x\n}\n");
   CHECK(WarningsOf(top) ==
@@ -414,8 +417,8 @@ TEST_CASE("values are checked by type", "[config]") {
         "t.conf:8:17: crypto_cipher 'aes256' needs a crypto_hash other than none");
   CHECK(totem(" transport: udpu\n crypto_hash: sha1") ==
         "t.conf:9:15: crypto_cipher and crypto_hash need transport knet, not udpu");
-  CHECK(totem(" consensus: 2000") ==
-        "t.conf:8:13: consensus (2000 ms) must not be less than the token timeout (3000 ms)");
+  CHECK(totem(" consensus: 150") ==
+        "t.conf:8:13: consensus (150 ms) must not be less than the token timeout (200 ms)");
   CHECK(totem(" tokenn: 3\n join: x") ==
         "t.conf:9:8: bad value 'x' for 'join': expected a whole number of milliseconds");
 

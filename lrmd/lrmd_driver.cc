@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "common/loop_call.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "lrmd/agent_metadata.h"
 #include "lrmd/proto_convert.h"
@@ -21,42 +22,7 @@
 namespace ha::lrmd {
 namespace {
 
-constexpr auto kPollSlice = std::chrono::milliseconds(100);
 constexpr uint32_t kMetadataTimeoutMs = 30000;
-
-// Waits for `future` while the call is neither cancelled nor past its deadline.
-template <typename T>
-absl::StatusOr<T> WaitFor(grpc::ServerContext* ctx, std::future<T>& future) {
-  while (true) {
-    if (future.wait_for(kPollSlice) == std::future_status::ready) {
-      try {
-        return future.get();
-      } catch (const std::future_error&) {
-        return absl::UnavailableError("lrmd is stopping");
-      }
-    }
-    if (ctx->IsCancelled()) {
-      return absl::CancelledError("the call was cancelled");
-    }
-    if (std::chrono::system_clock::now() >= ctx->deadline()) {
-      return absl::DeadlineExceededError("no answer within the call's deadline");
-    }
-  }
-}
-
-// Runs `fn` on `loop` and waits for what it returns (an absl::StatusOr), within `ctx`.
-template <typename F>
-auto RunOnLoop(EventLoop& loop, grpc::ServerContext* ctx, F fn) -> std::invoke_result_t<F&> {
-  using T = std::invoke_result_t<F&>;
-  auto promise = std::make_shared<std::promise<T>>();
-  std::future<T> future = promise->get_future();
-  loop.Post([promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); });
-  absl::StatusOr<T> answer = WaitFor(ctx, future);
-  if (!answer.ok()) {
-    return answer.status();
-  }
-  return *std::move(answer);
-}
 
 bool IsExecutable(const std::filesystem::path& path) {
   std::error_code ec;
@@ -99,13 +65,7 @@ LrmdDriver::~LrmdDriver() {
 }
 
 void LrmdDriver::Stop() {
-  absl::MutexLock lock(&subs_mu_);
-  stopped_ = true;
-  for (const std::shared_ptr<Subscriber>& sub : subscribers_) {
-    absl::MutexLock sub_lock(&sub->mu);
-    sub->closed = true;
-    sub->cv.SignalAll();
-  }
+  watchers_.Close();
 }
 
 // ---- Effects ----
@@ -214,24 +174,7 @@ void LrmdDriver::Publish(const ActionResult& result) {
   if (auto it = calls_.find(result.call_id); it != calls_.end()) {
     info = it->second;
   }
-  v1::ActionResult proto = ToProto(result, info.agent, info.user_data);
-  absl::MutexLock lock(&subs_mu_);
-  for (const std::shared_ptr<Subscriber>& sub : subscribers_) {
-    if (!sub->resource_ids.empty() && !sub->resource_ids.contains(result.resource_id)) {
-      continue;
-    }
-    absl::MutexLock sub_lock(&sub->mu);
-    if (sub->overflowed || sub->closed) {
-      continue;
-    }
-    if (sub->queue.size() >= options_.watch_queue_limit) {
-      sub->overflowed = true;
-      sub->queue.clear();
-    } else {
-      sub->queue.push_back(proto);
-    }
-    sub->cv.Signal();
-  }
+  watchers_.Publish(ToProto(result, info.agent, info.user_data));
 }
 
 // ---- Exec ----
@@ -393,7 +336,7 @@ grpc::Status LrmdDriver::ListResources(grpc::ServerContext* ctx,
                                        const v1::ListResourcesRequest*,
                                        v1::ListResourcesResponse* response) {
   absl::StatusOr<v1::ListResourcesResponse> answer =
-      RunOnLoop(loop_, ctx, [this]() -> absl::StatusOr<v1::ListResourcesResponse> {
+      RunOnLoopFlat(loop_, ctx, [this]() -> absl::StatusOr<v1::ListResourcesResponse> {
         std::map<std::string, v1::RegisteredResource> by_id;
         for (const std::string& id : core_.Resources()) {
           v1::RegisteredResource& r = by_id[id];
@@ -439,7 +382,7 @@ grpc::Status LrmdDriver::ListResources(grpc::ServerContext* ctx,
 grpc::Status LrmdDriver::GetHistory(grpc::ServerContext* ctx,
                                     const v1::GetHistoryRequest* request,
                                     v1::GetHistoryResponse* response) {
-  absl::StatusOr<v1::GetHistoryResponse> answer = RunOnLoop(
+  absl::StatusOr<v1::GetHistoryResponse> answer = RunOnLoopFlat(
       loop_,
       ctx,
       [this, wanted = request->resource_id()]() -> absl::StatusOr<v1::GetHistoryResponse> {
@@ -604,50 +547,12 @@ grpc::Status LrmdDriver::ListAgents(grpc::ServerContext*,
 grpc::Status LrmdDriver::WatchResults(grpc::ServerContext* ctx,
                                       const v1::WatchResultsRequest* request,
                                       grpc::ServerWriter<v1::ActionResult>* writer) {
-  auto sub = std::make_shared<Subscriber>();
-  sub->resource_ids.insert(request->resource_ids().begin(), request->resource_ids().end());
-  {
-    absl::MutexLock lock(&subs_mu_);
-    if (stopped_) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "lrmd is stopping");
-    }
-    subscribers_.insert(sub);
+  std::set<std::string> ids(request->resource_ids().begin(), request->resource_ids().end());
+  StreamHub<v1::ActionResult>::Filter filter;
+  if (!ids.empty()) {
+    filter = [ids](const v1::ActionResult& r) { return ids.contains(r.resource_id()); };
   }
-  grpc::Status status = grpc::Status::OK;
-  while (true) {
-    std::optional<v1::ActionResult> next;
-    {
-      absl::MutexLock lock(&sub->mu);
-      if (sub->queue.empty() && !sub->overflowed && !sub->closed) {
-        sub->cv.WaitWithTimeout(&sub->mu, absl::Milliseconds(100));
-      }
-      if (sub->overflowed) {
-        status = grpc::Status(
-            grpc::StatusCode::RESOURCE_EXHAUSTED,
-            absl::StrCat("more than ",
-                         options_.watch_queue_limit,
-                         " results waiting for this watcher; re-read GetHistory and watch again"));
-        break;
-      }
-      if (!sub->queue.empty()) {
-        next = std::move(sub->queue.front());
-        sub->queue.pop_front();
-      } else if (sub->closed) {
-        status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "lrmd is stopping");
-        break;
-      }
-    }
-    if (ctx->IsCancelled()) {
-      status = grpc::Status(grpc::StatusCode::CANCELLED, "the watch was cancelled");
-      break;
-    }
-    if (next.has_value() && !writer->Write(*next)) {
-      break;  // the client is gone
-    }
-  }
-  absl::MutexLock lock(&subs_mu_);
-  subscribers_.erase(sub);
-  return status;
+  return watchers_.Serve(ctx, writer, std::move(filter));
 }
 
 }  // namespace ha::lrmd

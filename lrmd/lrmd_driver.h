@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/event_loop.h"
 #include "common/event_pump.h"
+#include "common/stream_hub.h"
 #include "lrmd/agent_command.h"
 #include "lrmd/executor_core.h"
 #include "lrmd/process_runner.h"
@@ -87,15 +88,6 @@ class LrmdDriver final : public v1::ResourceManager::Service {
     std::string user_data;
     uint32_t timeout_ms = 0;
   };
-  struct Subscriber {
-    std::set<std::string> resource_ids;  // empty: all
-    absl::Mutex mu;
-    absl::CondVar cv;
-    std::deque<v1::ActionResult> queue ABSL_GUARDED_BY(mu);
-    bool overflowed ABSL_GUARDED_BY(mu) = false;
-    bool closed ABSL_GUARDED_BY(mu) = false;
-  };
-
   // Queues `event` and, unless already inside, handles queued events until none is left, so that
   // effects are applied in the order the core returned them.
   void Feed(Event event);
@@ -135,9 +127,7 @@ class LrmdDriver final : public v1::ResourceManager::Service {
   std::optional<CallInfo> assigning_info_;               // the CallInfo of the Exec being fed
   int64_t last_assigned_ = 0;                            // the last CallAssigned
 
-  absl::Mutex subs_mu_;
-  std::set<std::shared_ptr<Subscriber>> subscribers_ ABSL_GUARDED_BY(subs_mu_);
-  bool stopped_ ABSL_GUARDED_BY(subs_mu_) = false;
+  StreamHub<v1::ActionResult> watchers_{options_.watch_queue_limit, "results"};
 };
 
 }  // namespace ha::lrmd

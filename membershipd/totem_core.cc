@@ -140,6 +140,20 @@ Effects TotemCore::OnPacket(absl::Time now, const wire::Packet& packet) {
   return TakeEffects();
 }
 
+Effects TotemCore::OnPeerUnreachable(absl::Time now, NodeId node) {
+  if (!started_ || stopped_ || node == options_.local_id) {
+    return TakeEffects();
+  }
+  // In every state: a member of the view (or of the ring being formed, whose token would stop
+  // at it) is failed now, instead of after the token and consensus timeouts.
+  if (proc_.count(node) != 0 && fail_.count(node) == 0) {
+    ++counters_.peer_unreachable_failed;
+    fail_.insert(node);
+    EnterGather(now, absl::StrCat("node ", node, " unreachable").c_str());
+  }
+  return TakeEffects();
+}
+
 Effects TotemCore::OnTimer(absl::Time now) {
   if (!started_ || stopped_) {
     return TakeEffects();

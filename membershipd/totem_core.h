@@ -145,7 +145,8 @@ struct TotemCounters {
   uint64_t continuous_gather = 0;
   uint64_t fail_to_recv = 0;
   uint64_t delivered = 0;
-  uint64_t old_ring_discarded = 0;  // old-ring messages after a hole, dropped at a transition
+  uint64_t old_ring_discarded = 0;       // old-ring messages after a hole, dropped at a transition
+  uint64_t peer_unreachable_failed = 0;  // members failed on the transport's signal
 };
 
 class TotemCore {
@@ -156,6 +157,10 @@ class TotemCore {
   Effects Start(absl::Time now);
   // A packet from `packet.sender()`, already authenticated and decoded.
   Effects OnPacket(absl::Time now, const wire::Packet& packet);
+  // The transport learnt that nothing listens at `node`'s address (ICMP port unreachable: its
+  // process is gone). A member or candidate is failed at once instead of after the token and
+  // consensus timeouts; a node this one has not heard of is ignored.
+  Effects OnPeerUnreachable(absl::Time now, NodeId node);
   // Fires every timer whose deadline is <= now.
   Effects OnTimer(absl::Time now);
   // The earliest timer deadline; OnTimer is due then.

@@ -133,7 +133,42 @@ std::string TotemSim::Submit(NodeId node, bool safe) {
   return payload;
 }
 
+absl::Status TotemSim::SubmitPayload(NodeId node, std::string payload, bool safe) {
+  if (apply_depth_ > 0) {
+    deferred_.push_back(Deferred{node, std::move(payload), safe});
+    return absl::OkStatus();
+  }
+  return SubmitNow(node, std::move(payload), safe);
+}
+
+absl::Status TotemSim::SubmitNow(NodeId node, std::string payload, bool safe) {
+  auto& core = cores_.at(node);
+  if (!core) {
+    return absl::UnavailableError("the node is down");
+  }
+  membership::Effects effects;
+  absl::Status status = core->Submit(now_, std::move(payload), safe, effects);
+  Apply(node, std::move(effects));
+  return status;
+}
+
+void TotemSim::RunDeferred() {
+  if (running_deferred_) {
+    return;
+  }
+  running_deferred_ = true;
+  while (!deferred_.empty()) {
+    Deferred d = std::move(deferred_.front());
+    deferred_.pop_front();
+    if (!SubmitNow(d.node, std::move(d.payload), d.safe).ok()) {
+      ++refused_submits_;
+    }
+  }
+  running_deferred_ = false;
+}
+
 void TotemSim::Apply(NodeId node, membership::Effects effects) {
+  ++apply_depth_;
   Incarnation& inc = incarnations_[current_.at(node)];
   if (trace_) {
     for (const std::string& line : effects.log) {
@@ -145,6 +180,9 @@ void TotemSim::Apply(NodeId node, membership::Effects effects) {
     }
   }
   for (auto& out : effects.deliver) {
+    if (observer_) {
+      observer_(node, out);
+    }
     Recorded r;
     r.at = now_;
     if (auto* d = std::get_if<membership::Delivery>(&out)) {
@@ -170,12 +208,23 @@ void TotemSim::Apply(NodeId node, membership::Effects effects) {
       if (!Connected(node, to) || coin(random_) < faults_.drop) {
         continue;
       }
+      if (!cores_.at(to) && faults_.unreachable_signal) {
+        in_flight_.push(InFlight{now_ + absl::Microseconds(delay(random_)) * 2,
+                                 order_++,
+                                 node,
+                                 membership::wire::Packet{},
+                                 to});
+        continue;
+      }
       const int copies = coin(random_) < faults_.duplicate ? 2 : 1;
       for (int c = 0; c < copies; ++c) {
         in_flight_.push(
             InFlight{now_ + absl::Microseconds(delay(random_)), order_++, to, out.packet});
       }
     }
+  }
+  if (--apply_depth_ == 0) {
+    RunDeferred();
   }
 }
 
@@ -206,7 +255,9 @@ void TotemSim::RunUntil(absl::Time until) {
       InFlight flight = in_flight_.top();
       in_flight_.pop();
       auto& core = cores_.at(flight.to);
-      if (core) {
+      if (core && flight.unreachable != 0) {
+        Apply(flight.to, core->OnPeerUnreachable(now_, flight.unreachable));
+      } else if (core) {
         Apply(flight.to, core->OnPacket(now_, flight.packet));
       }
     } else {

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "membershipd/totem_core.h"
 
@@ -28,6 +31,8 @@ struct NetworkFaults {
   double duplicate = 0.0;  // probability it arrives twice
   absl::Duration min_delay = absl::Microseconds(50);
   absl::Duration max_delay = absl::Microseconds(500);  // uniform: packets overtake each other
+  // A packet to a dead node comes back as "port unreachable" (ICMP), like the kernel's.
+  bool unreachable_signal = false;
 };
 
 // One thing a node incarnation handed to the layer above.
@@ -70,6 +75,16 @@ class TotemSim {
   // Returns the payload, or "" when the node is dead or its queue is full.
   std::string Submit(NodeId node, bool safe = false);
 
+  // For layers above the ring (tests/sim/group_sim.h). The observer sees everything a node hands
+  // up, in order, as it is recorded; it may call SubmitPayload.
+  using Observer = std::function<void(NodeId node, const membership::Output& output)>;
+  void SetObserver(Observer observer) { observer_ = std::move(observer); }
+  // Submits `payload` at `node` as is (not recorded in submitted()). Called from the observer,
+  // the submission waits until the outputs being observed have all been handed up, then happens
+  // at the same simulated time (OK is returned; a refusal then counts in refused_submits()).
+  absl::Status SubmitPayload(NodeId node, std::string payload, bool safe);
+  uint64_t refused_submits() const { return refused_submits_; }
+
   // Runs every event up to `until`.
   void RunUntil(absl::Time until);
   void RunFor(absl::Duration d) { RunUntil(now_ + d); }
@@ -87,10 +102,19 @@ class TotemSim {
     uint64_t order;  // ties broken by send order: deterministic
     NodeId to;
     membership::wire::Packet packet;
+    NodeId unreachable = 0;  // set: not a packet, the signal that this node is unreachable
     bool operator>(const InFlight& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
 
+  struct Deferred {
+    NodeId node;
+    std::string payload;
+    bool safe;
+  };
+
   void Apply(NodeId node, membership::Effects effects);
+  absl::Status SubmitNow(NodeId node, std::string payload, bool safe);
+  void RunDeferred();
   bool Connected(NodeId a, NodeId b) const;
   membership::TotemOptions OptionsFor(NodeId node, uint64_t ring_seq);
 
@@ -110,6 +134,11 @@ class TotemSim {
   uint64_t order_ = 0;
   uint64_t packets_sent_ = 0;
   bool trace_ = false;  // HA_TOTEM_TRACE set: state transitions go to stderr
+  Observer observer_;
+  int apply_depth_ = 0;
+  bool running_deferred_ = false;
+  std::deque<Deferred> deferred_;
+  uint64_t refused_submits_ = 0;
 };
 
 }  // namespace ha::sim

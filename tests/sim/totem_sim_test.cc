@@ -90,6 +90,26 @@ TEST_CASE("a killed node leaves the ring within token + consensus") {
   CHECK(CheckSafety(sim) == "");
 }
 
+TEST_CASE("with the transport's unreachable signal a killed node leaves within a rotation") {
+  const TotemOptions o = FastOptions();
+  TotemSim sim(3, 5, o);
+  NetworkFaults faults;
+  faults.unreachable_signal = true;
+  sim.SetFaults(faults);
+  sim.RunFor(absl::Seconds(2));
+  REQUIRE(CheckConverged(sim) == "");
+  sim.Kill(2);
+  const absl::Time killed = sim.now();
+  while (CheckConverged(sim) != "" && sim.now() - killed < absl::Seconds(5)) {
+    sim.RunFor(absl::Milliseconds(1));
+  }
+  CHECK(CheckConverged(sim) == "");
+  // An idle rotation is one hold plus a few hops; no token loss, no consensus timeout.
+  CHECK(sim.now() - killed < o.hold + o.join + absl::Milliseconds(10));
+  CHECK(sim.core(1)->counters().consensus_timeouts == 0);
+  CHECK(CheckSafety(sim) == "");
+}
+
 TEST_CASE("a partition splits the ring and heals into one, keeping virtual synchrony") {
   const TotemOptions o = FastOptions();
   TotemSim sim(5, 3, o);
@@ -137,6 +157,7 @@ std::string RandomRun(uint32_t seed, int min_nodes, int max_nodes, absl::Duratio
   faults.drop = chance(0.3) ? 0.0 : pick(1, 20) / 100.0;
   faults.duplicate = chance(0.5) ? 0.0 : pick(1, 10) / 100.0;
   faults.max_delay = absl::Microseconds(pick(100, chance(0.2) ? 30000 : 2000));
+  faults.unreachable_signal = chance(0.5);
   sim.SetFaults(faults);
 
   const absl::Time chaos_end = sim.now() + chaos;

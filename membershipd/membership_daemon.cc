@@ -1,0 +1,608 @@
+#include "membershipd/membership_daemon.h"
+
+#include <fcntl.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "common/logging.h"
+#include "membershipd/totem_options.h"
+#include "membershipd/wire_codec.h"
+
+namespace ha::membership {
+namespace {
+
+constexpr char kSubsys[] = "totem";
+
+std::string ReadFileOr(const std::string& path, std::string fallback) {
+  std::ifstream in(path);
+  if (!in) {
+    return fallback;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text;
+}
+
+// Writes `text` to `path` atomically: temp file, fsync, rename.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
+  }
+  const bool ok =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t ReadNumber(const std::string& path) {
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFileOr(path, "0")), &n)) {
+    return 0;
+  }
+  return n;
+}
+
+v1::RingId RingIdProto(RingId id) {
+  v1::RingId out;
+  out.set_rep_node_id(id.rep);
+  out.set_seq(id.seq);
+  return out;
+}
+
+}  // namespace
+
+MembershipDaemon::MembershipDaemon(EventLoop& loop,
+                                   Clock& clock,
+                                   const config::ClusterConfig& config,
+                                   const config::NodeConfig& local)
+    : loop_(loop),
+      clock_(clock),
+      config_(config),
+      local_id_(local.nodeid),
+      ring_seq_path_(absl::StrCat(config.system.state_dir, "/ringid_", local.nodeid)) {}
+
+MembershipDaemon::~MembershipDaemon() {
+  CloseWatchers();
+  if (timer_) {
+    loop_.CancelTimer(*timer_);
+  }
+  if (quorum_timer_) {
+    loop_.CancelTimer(*quorum_timer_);
+  }
+  if (pause_timer_ != 0) {
+    loop_.CancelTimer(pause_timer_);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<MembershipDaemon>> MembershipDaemon::Create(
+    EventLoop& loop,
+    Clock& clock,
+    const config::ClusterConfig& config,
+    const config::NodeConfig& local) {
+  std::unique_ptr<MembershipDaemon> d(new MembershipDaemon(loop, clock, config, local));
+  const config::TotemConfig& t = config.totem;
+
+  // Crypto: the shared key when a hash or cipher is configured.
+  absl::StatusOr<CryptoConfig> crypto = MakeCryptoConfig(t.crypto_cipher, t.crypto_hash);
+  if (!crypto.ok()) {
+    return crypto.status();
+  }
+  std::string key;
+  if (crypto->authenticated()) {
+    absl::StatusOr<KeyFile> file = LoadKeyFile(t.keyfile);
+    if (!file.ok()) {
+      return file.status();
+    }
+    if (file->group_or_other_access) {
+      HA_LOG_WARN(
+          kSubsys, "the key file %s is readable by others than its owner", t.keyfile.c_str());
+    }
+    key = file->key;
+  }
+  // Boot ids must grow across restarts even if the wall clock steps back: persist the last one.
+  const std::string boot_path = absl::StrCat(config.system.state_dir, "/bootid_", local.nodeid);
+  const uint64_t now_us = static_cast<uint64_t>(absl::ToUnixMicros(clock.WallNow()));
+  const uint64_t boot_id = std::max(now_us, ReadNumber(boot_path) + 1);
+  if (absl::Status s = WriteFileAtomically(boot_path, absl::StrCat(boot_id, "\n")); !s.ok()) {
+    HA_LOG_WARN(kSubsys,
+                "%s: peers may take this start's packets for replays if the clock "
+                "steps back",
+                s.ToString().c_str());
+  }
+  FrameSealerOptions sealer;
+  sealer.node_id = local.nodeid;
+  sealer.boot_id = boot_id;
+  sealer.crypto = *crypto;
+  sealer.key = key;
+  absl::StatusOr<FrameSealer> s = FrameSealer::Create(sealer);
+  if (!s.ok()) {
+    return s.status();
+  }
+  d->sealer_.emplace(*std::move(s));
+  FrameOpenerOptions opener;
+  opener.crypto = *crypto;
+  opener.key = key;
+  for (const auto& node : config.nodes) {
+    opener.nodes.push_back(node.nodeid);
+  }
+  absl::StatusOr<FrameOpener> o = FrameOpener::Create(opener);
+  if (!o.ok()) {
+    return o.status();
+  }
+  d->opener_.emplace(*std::move(o));
+
+  // The protocol, resuming the ring seq of the last run.
+  TotemOptions options = TotemOptionsFromConfig(config, local.nodeid);
+  d->persisted_ring_seq_ = ReadNumber(d->ring_seq_path_);
+  options.initial_ring_seq = d->persisted_ring_seq_;
+  options.random_seed = boot_id ^ local.nodeid;
+  d->core_ = std::make_unique<TotemCore>(options);
+  HA_LOG_INFO(kSubsys,
+              "totem timers | token=%lldms token_retransmit=%lldms hold=%lldms join=%lldms "
+              "consensus=%lldms merge=%lldms",
+              static_cast<long long>(absl::ToInt64Milliseconds(options.token)),
+              static_cast<long long>(absl::ToInt64Milliseconds(options.token_retransmit)),
+              static_cast<long long>(absl::ToInt64Milliseconds(options.hold)),
+              static_cast<long long>(absl::ToInt64Milliseconds(options.join)),
+              static_cast<long long>(absl::ToInt64Milliseconds(options.consensus)),
+              static_cast<long long>(absl::ToInt64Milliseconds(options.merge)));
+
+  absl::StatusOr<VoteQuorum> quorum = VoteQuorum::Create(config.quorum, config.nodes, local.nodeid);
+  if (!quorum.ok()) {
+    return quorum.status();
+  }
+  d->quorum_.emplace(*std::move(quorum));
+  for (const std::string& note : d->quorum_->config_notes()) {
+    HA_LOG_NOTICE("quorum", "%s", note.c_str());
+  }
+
+  // Tests only: the fault layer.
+  FaultSpec spec;
+  if (const char* env = std::getenv("HA_TOTEM_FAULTS"); env != nullptr && *env != '\0') {
+    absl::StatusOr<FaultSpec> parsed = ParseFaultSpec(env);
+    if (!parsed.ok()) {
+      return parsed.status();
+    }
+    spec = *parsed;
+    if (spec.seed == 0) {
+      spec.seed = boot_id;
+    }
+    HA_LOG_WARN(kSubsys, "fault injection is on (HA_TOTEM_FAULTS=%s): for tests only", env);
+  }
+  MembershipDaemon* raw = d.get();
+  d->faults_ = std::make_unique<FaultLayer>(
+      loop, spec, [raw](uint32_t node, absl::string_view b) { raw->transport_->Send(node, b); });
+  return d;
+}
+
+absl::Status MembershipDaemon::Start() {
+  UdpTransportOptions options;
+  const config::NodeConfig* local = config_.FindNode(local_id_);
+  if (local == nullptr || local->ring_addrs.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("node ", local_id_, " has no ring0_addr in the nodelist"));
+  }
+  options.bind_address = local->ring_addrs[0];
+  if (!config_.totem.interfaces.empty()) {
+    options.port = config_.totem.interfaces[0].mcastport;
+  }
+  for (const config::NodeConfig& node : config_.nodes) {
+    if (!node.ring_addrs.empty()) {
+      options.peers[node.nodeid] = node.ring_addrs[0];
+    }
+  }
+  absl::StatusOr<std::unique_ptr<UdpTransport>> transport = UdpTransport::Create(
+      loop_,
+      options,
+      [this](uint32_t source, absl::string_view datagram) { OnDatagram(source, datagram); },
+      [this](uint32_t node) { OnPeerUnreachable(node); });
+  if (!transport.ok()) {
+    return transport.status();
+  }
+  transport_ = *std::move(transport);
+  HA_LOG_NOTICE(kSubsys,
+                "node %u listening on %s port %d",
+                local_id_,
+                options.bind_address.c_str(),
+                options.port);
+  installed_at_ = clock_.WallNow();
+  last_pause_check_ = clock_.MonotonicNow();
+  Apply(core_->Start(clock_.MonotonicNow()));
+  CheckPause();
+  return absl::OkStatus();
+}
+
+void MembershipDaemon::Leave() {
+  if (quorum_) {
+    ApplyQuorum(quorum_->Leave());
+  }
+  // Give the ring a moment to carry votequorum's leave before the totem leave.
+  Apply(core_->Leave(clock_.MonotonicNow()));
+  HA_LOG_NOTICE(kSubsys, "left the ring");
+}
+
+void MembershipDaemon::CloseWatchers() {
+  membership_watchers_.Close();
+  quorum_watchers_.Close();
+}
+
+absl::Status MembershipDaemon::Submit(RingService service, std::string payload, bool safe) {
+  payload.insert(payload.begin(), static_cast<char>(service));
+  Effects effects;
+  absl::Status s = core_->Submit(clock_.MonotonicNow(), std::move(payload), safe, effects);
+  Apply(std::move(effects));
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The network side
+
+void MembershipDaemon::OnDatagram(uint32_t source_node, absl::string_view datagram) {
+  (void)source_node;
+  OpenResult opened = opener_->Open(datagram);
+  if (!opened.ok()) {
+    Count(std::string(DropCounterName(opened.reason)));
+    HA_LOG_DEBUG(kSubsys, "dropped a datagram: %s", opened.detail.c_str());
+    return;
+  }
+  absl::StatusOr<wire::Packet> packet = DecodePacket(opened.frame->body);
+  if (!packet.ok() || packet->sender() != opened.frame->sender) {
+    Count("totem.rx_dropped_malformed");
+    HA_LOG_DEBUG(kSubsys,
+                 "dropped a malformed packet from node %u: %s",
+                 opened.frame->sender,
+                 packet.ok() ? "sender mismatch" : packet.status().ToString().c_str());
+    return;
+  }
+  Apply(core_->OnPacket(clock_.MonotonicNow(), *packet));
+}
+
+void MembershipDaemon::OnPeerUnreachable(uint32_t node) {
+  Count("totem.peer_port_unreachable");
+  HA_LOG_DEBUG(kSubsys, "node %u's port is unreachable", node);
+  Apply(core_->OnPeerUnreachable(clock_.MonotonicNow(), node));
+}
+
+void MembershipDaemon::SendPacket(const Outgoing& out) {
+  absl::StatusOr<std::string> body = EncodePacket(out.packet);
+  if (!body.ok()) {
+    HA_LOG_ERROR(kSubsys,
+                 "cannot encode a %s packet: %s",
+                 std::string(PacketKindName(out.packet)).c_str(),
+                 body.status().ToString().c_str());
+    Count("totem.tx_encode_errors");
+    return;
+  }
+  absl::StatusOr<std::string> datagram = sealer_->Seal(*body);
+  if (!datagram.ok()) {
+    HA_LOG_ERROR(kSubsys, "cannot seal a packet: %s", datagram.status().ToString().c_str());
+    Count("totem.tx_seal_errors");
+    return;
+  }
+  const absl::string_view kind = PacketKindName(out.packet);
+  for (uint32_t node : out.to) {
+    faults_->Send(node, kind, *datagram);
+  }
+}
+
+void MembershipDaemon::Apply(Effects effects) {
+  for (const std::string& line : effects.log) {
+    HA_LOG_NOTICE(kSubsys, "%s", line.c_str());
+  }
+  for (const Outgoing& out : effects.send) {
+    SendPacket(out);
+  }
+  for (const Output& output : effects.deliver) {
+    if (const auto* change = std::get_if<ConfigChange>(&output)) {
+      OnConfigChange(*change);
+    } else {
+      OnDelivery(std::get<Delivery>(output));
+    }
+  }
+  RescheduleTimer();
+}
+
+void MembershipDaemon::OnConfigChange(const ConfigChange& change) {
+  members_ = change.members;
+  installed_at_ = clock_.WallNow();
+  for (uint32_t id : change.members) {
+    if (std::find(change.joined.begin(), change.joined.end(), id) != change.joined.end() ||
+        join_count_[id] == 0) {
+      ++join_count_[id];
+    }
+  }
+  HA_LOG_NOTICE(kSubsys,
+                "new membership: ring %u.%llu members [%s] joined [%s] left [%s]",
+                change.ring_id.rep,
+                static_cast<unsigned long long>(change.ring_id.seq),
+                absl::StrJoin(change.members, " ").c_str(),
+                absl::StrJoin(change.joined, " ").c_str(),
+                absl::StrJoin(change.left, " ").c_str());
+  PersistRingSeq();
+  membership_watchers_.Publish(CurrentChange(false));
+  if (quorum_) {
+    ApplyQuorum(quorum_->OnConfigChange(
+        QuorumRingId{change.ring_id.rep, change.ring_id.seq}, change.members, clock_.WallNow()));
+  }
+  if (groups_ != nullptr) {
+    groups_->OnRingChange(change);
+  }
+}
+
+void MembershipDaemon::OnDelivery(const Delivery& delivery) {
+  Count("totem.delivered");
+  if (delivery.payload.empty()) {
+    Count("totem.delivered_untagged");
+    return;
+  }
+  const absl::string_view payload = absl::string_view(delivery.payload).substr(1);
+  switch (static_cast<RingService>(delivery.payload[0])) {
+    case RingService::kVoteQuorum: {
+      absl::StatusOr<vqwire::Message> message = DecodeVoteQuorumMessage(payload);
+      if (!message.ok()) {
+        Count("quorum.rx_malformed");
+        return;
+      }
+      const bool mine_request = delivery.origin == local_id_ &&
+                                (message->has_set_expected_votes() || message->has_set_votes());
+      ApplyQuorum(quorum_->OnMessage(delivery.origin, *message, clock_.WallNow()));
+      if (mine_request && !quorum_requests_.empty()) {
+        auto done = std::move(quorum_requests_.front());
+        quorum_requests_.pop_front();
+        done(Quorum());
+      }
+      return;
+    }
+    case RingService::kGroups:
+      if (groups_ != nullptr) {
+        groups_->OnRingDelivery(delivery, payload);
+      }
+      return;
+  }
+  Count("totem.delivered_unknown_service");
+}
+
+void MembershipDaemon::ApplyQuorum(VoteQuorum::Effects effects) {
+  for (const vqwire::Message& message : effects.multicast) {
+    absl::Status s = Submit(RingService::kVoteQuorum, EncodeVoteQuorumMessage(message), false);
+    if (!s.ok()) {
+      HA_LOG_WARN("quorum", "cannot multicast: %s", s.ToString().c_str());
+    }
+  }
+  if (effects.cancel_timer && quorum_timer_) {
+    loop_.CancelTimer(*quorum_timer_);
+    quorum_timer_.reset();
+  }
+  if (effects.arm_timer) {
+    if (quorum_timer_) {
+      loop_.CancelTimer(*quorum_timer_);
+    }
+    quorum_timer_ = loop_.AddTimer(*effects.arm_timer, [this] {
+      quorum_timer_.reset();
+      ApplyQuorum(quorum_->OnTimer(clock_.WallNow()));
+    });
+  }
+  for (const auto& line : effects.log) {
+    HA_LOG("quorum", line.priority, "%s", line.text.c_str());
+  }
+  if (effects.state_changed) {
+    v1::QuorumEvent event;
+    *event.mutable_state() = Quorum();
+    quorum_watchers_.Publish(event);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers
+
+void MembershipDaemon::RescheduleTimer() {
+  const std::optional<absl::Time> deadline = core_->NextDeadline();
+  if (deadline == timer_deadline_ && timer_.has_value() == deadline.has_value()) {
+    return;
+  }
+  if (timer_) {
+    loop_.CancelTimer(*timer_);
+    timer_.reset();
+  }
+  timer_deadline_ = deadline;
+  if (!deadline) {
+    return;
+  }
+  const absl::Duration after = std::max(absl::ZeroDuration(), *deadline - clock_.MonotonicNow());
+  timer_ = loop_.AddTimer(after, [this] { OnTimer(); });
+}
+
+void MembershipDaemon::OnTimer() {
+  timer_.reset();
+  timer_deadline_.reset();
+  Apply(core_->OnTimer(clock_.MonotonicNow()));
+}
+
+// Corosync's scheduler-pause warning: a loop that did not run for most of a token timeout is
+// why a membership changed, and says so in the log.
+void MembershipDaemon::CheckPause() {
+  const absl::Time now = clock_.MonotonicNow();
+  const absl::Duration token =
+      absl::Milliseconds(config_.totem.EffectiveToken(config_.nodes.size()));
+  const absl::Duration interval = std::max(absl::Milliseconds(10), token / 10);
+  const absl::Duration gap = now - last_pause_check_;
+  if (gap > interval + token * 0.6) {
+    Count("totem.pause_detected");
+    HA_LOG_WARN(kSubsys,
+                "process pause detected for %lld ms, the token timeout is %lld ms: membership may "
+                "change",
+                static_cast<long long>(absl::ToInt64Milliseconds(gap - interval)),
+                static_cast<long long>(absl::ToInt64Milliseconds(token)));
+  }
+  last_pause_check_ = now;
+  pause_timer_ = loop_.AddTimer(interval, [this] { CheckPause(); });
+}
+
+void MembershipDaemon::PersistRingSeq() {
+  const uint64_t seq = core_->max_ring_seq();
+  if (seq <= persisted_ring_seq_) {
+    return;
+  }
+  if (absl::Status s = WriteFileAtomically(ring_seq_path_, absl::StrCat(seq, "\n")); !s.ok()) {
+    HA_LOG_WARN(kSubsys, "%s", s.ToString().c_str());
+    return;
+  }
+  persisted_ring_seq_ = seq;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots
+
+v1::Node MembershipDaemon::NodeProto(uint32_t id) const {
+  v1::Node node;
+  node.set_node_id(id);
+  if (const config::NodeConfig* c = config_.FindNode(id)) {
+    node.set_name(c->name);
+    for (const std::string& a : c->ring_addrs) {
+      node.add_addresses(a);
+    }
+  }
+  const bool member = std::find(members_.begin(), members_.end(), id) != members_.end();
+  auto it = join_count_.find(id);
+  const uint32_t joins = it == join_count_.end() ? 0 : it->second;
+  node.set_state(member ? v1::NODE_MEMBER : joins > 0 ? v1::NODE_LEFT : v1::NODE_NEVER_SEEN);
+  node.set_join_count(joins);
+  return node;
+}
+
+v1::GetMembershipResponse MembershipDaemon::Membership() const {
+  v1::GetMembershipResponse out;
+  *out.mutable_ring_id() = RingIdProto(core_->ring_id());
+  std::set<uint32_t> ids(members_.begin(), members_.end());
+  for (const auto& node : config_.nodes) {
+    ids.insert(node.nodeid);
+  }
+  for (uint32_t id : ids) {
+    *out.add_nodes() = NodeProto(id);
+  }
+  out.set_local_node_id(local_id_);
+  out.set_cluster_name(config_.totem.cluster_name);
+  return out;
+}
+
+v1::MembershipChange MembershipDaemon::CurrentChange(bool initial) const {
+  v1::MembershipChange out;
+  *out.mutable_ring_id() = RingIdProto(core_->ring_id());
+  for (uint32_t id : members_) {
+    *out.add_members() = NodeProto(id);
+  }
+  out.set_initial(initial);
+  out.set_time_unix_ms(absl::ToUnixMillis(installed_at_));
+  return out;
+}
+
+v1::GetRingsResponse MembershipDaemon::Rings() const {
+  v1::GetRingsResponse out;
+  out.set_local_node_id(local_id_);
+  out.set_rrp_mode(config_.totem.rrp_mode);
+  out.set_transport(config_.totem.transport);
+  v1::Ring* ring = out.add_rings();
+  ring->set_ring_number(0);
+  if (const config::NodeConfig* c = config_.FindNode(local_id_); c && !c->ring_addrs.empty()) {
+    ring->set_local_address(c->ring_addrs[0]);
+  }
+  ring->set_state(v1::RING_ACTIVE);
+  ring->set_problem_threshold(static_cast<uint32_t>(config_.totem.rrp_problem_count_threshold));
+  ring->set_detail("ring 0 active with no faults");
+  return out;
+}
+
+std::map<std::string, uint64_t> MembershipDaemon::Counters() const {
+  std::map<std::string, uint64_t> out = counters_;
+  const TotemCounters& c = core_->counters();
+  const std::pair<const char*, uint64_t> totem[] = {
+      {"orf_token_tx", c.orf_token_tx},
+      {"orf_token_rx", c.orf_token_rx},
+      {"orf_token_retx", c.orf_token_retx},
+      {"mcast_tx", c.mcast_tx},
+      {"mcast_retx", c.mcast_retx},
+      {"mcast_rx", c.mcast_rx},
+      {"memb_join_tx", c.memb_join_tx},
+      {"memb_join_rx", c.memb_join_rx},
+      {"memb_commit_token_tx", c.memb_commit_token_tx},
+      {"memb_merge_detect_tx", c.memb_merge_detect_tx},
+      {"operational_entered", c.operational_entered},
+      {"operational_token_lost", c.operational_token_lost},
+      {"gather_entered", c.gather_entered},
+      {"gather_token_lost", c.gather_token_lost},
+      {"commit_entered", c.commit_entered},
+      {"commit_token_lost", c.commit_token_lost},
+      {"recovery_entered", c.recovery_entered},
+      {"recovery_token_lost", c.recovery_token_lost},
+      {"consensus_timeouts", c.consensus_timeouts},
+      {"rx_msg_dropped", c.rx_msg_dropped},
+      {"continuous_gather", c.continuous_gather},
+      {"fail_to_recv", c.fail_to_recv},
+      {"old_ring_discarded", c.old_ring_discarded},
+      {"peer_unreachable_failed", c.peer_unreachable_failed},
+  };
+  for (const auto& [name, value] : totem) {
+    out[absl::StrCat("totem.", name)] = value;
+  }
+  out["totem.send_queue"] = core_->send_queue_size();
+  if (transport_) {
+    const UdpTransportStats& t = transport_->stats();
+    out["transport.tx_datagrams"] = t.tx_datagrams;
+    out["transport.tx_errors"] = t.tx_errors;
+    out["transport.rx_datagrams"] = t.rx_datagrams;
+    out["transport.rx_unknown_source"] = t.rx_unknown_source;
+    out["transport.port_unreachable"] = t.port_unreachable;
+  }
+  const FaultStats& f = faults_->stats();
+  if (faults_->spec().active()) {
+    out["faults.dropped"] = f.dropped;
+    out["faults.duplicated"] = f.duplicated;
+    out["faults.delayed"] = f.delayed;
+    out["faults.corrupted"] = f.corrupted;
+  }
+  out["ring.0.problem_counter"] = 0;
+  return out;
+}
+
+v1::QuorumState MembershipDaemon::Quorum() const {
+  v1::QuorumState out;
+  ToProto(quorum_->state(), &out);
+  return out;
+}
+
+void MembershipDaemon::SetExpectedVotes(uint32_t expected,
+                                        std::function<void(absl::StatusOr<v1::QuorumState>)> done) {
+  absl::StatusOr<VoteQuorum::Effects> effects = quorum_->SetExpectedVotes(expected);
+  if (!effects.ok()) {
+    done(effects.status());
+    return;
+  }
+  quorum_requests_.push_back(std::move(done));
+  ApplyQuorum(*std::move(effects));
+}
+
+void MembershipDaemon::SetVotes(uint32_t node,
+                                uint32_t votes,
+                                std::function<void(absl::StatusOr<v1::QuorumState>)> done) {
+  absl::StatusOr<VoteQuorum::Effects> effects = quorum_->SetVotes(node, votes);
+  if (!effects.ok()) {
+    done(effects.status());
+    return;
+  }
+  quorum_requests_.push_back(std::move(done));
+  ApplyQuorum(*std::move(effects));
+}
+
+}  // namespace ha::membership

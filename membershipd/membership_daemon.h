@@ -1,0 +1,138 @@
+// membershipd's driver: the totem core on the real world. It carries the core's packets through
+// the codec, the frame crypto, the fault layer (tests only) and the UDP transport; runs its timers
+// on the event loop; persists the highest ring seq; hands agreed-order deliveries to the services
+// on the ring (votequorum, and process groups) by the tag in their first byte; and answers the
+// Membership and Quorum APIs.
+//
+// Threading: everything here runs on the loop thread. The gRPC services (membership_services.h)
+// post to the loop; watchers are fed through StreamHubs, which are thread-safe.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/event_loop.h"
+#include "common/stream_hub.h"
+#include "config/cluster_config.h"
+#include "membershipd/fault_layer.h"
+#include "membershipd/frame_crypto.h"
+#include "membershipd/totem_core.h"
+#include "membershipd/udp_transport.h"
+#include "membershipd/votequorum.h"
+#include "proto/membership.pb.h"
+
+namespace ha::membership {
+
+// The first byte of a ring message's payload: which service it belongs to.
+enum class RingService : char { kVoteQuorum = 'Q', kGroups = 'G' };
+
+// Receives the agreed order for one service (process groups plug in here).
+class RingClient {
+ public:
+  virtual ~RingClient() = default;
+  virtual void OnRingDelivery(const Delivery& delivery, absl::string_view payload) = 0;
+  virtual void OnRingChange(const ConfigChange& change) = 0;
+};
+
+class MembershipDaemon {
+ public:
+  // REQUIRES: `loop` and `clock` outlive the daemon.
+  static absl::StatusOr<std::unique_ptr<MembershipDaemon>> Create(
+      EventLoop& loop,
+      Clock& clock,
+      const config::ClusterConfig& config,
+      const config::NodeConfig& local);
+  ~MembershipDaemon();
+
+  // Binds the transport and enters the ring.
+  absl::Status Start();
+  // Graceful shutdown: tells votequorum and the ring; the others drop this node at once.
+  void Leave();
+
+  // Submits `payload` for `service` to the ring. RESOURCE_EXHAUSTED when the send queue is full.
+  absl::Status Submit(RingService service, std::string payload, bool safe);
+  void SetGroupsClient(RingClient* client) { groups_ = client; }
+
+  // Loop thread only: snapshots for the APIs.
+  v1::GetMembershipResponse Membership() const;
+  v1::MembershipChange CurrentChange(bool initial) const;
+  v1::GetRingsResponse Rings() const;
+  std::map<std::string, uint64_t> Counters() const;
+  v1::QuorumState Quorum() const;
+  uint32_t local_node_id() const { return local_id_; }
+  RingId ring_id() const { return core_->ring_id(); }
+
+  // corosync-quorumtool -e / -v: validated now; `done` gets the state once the change is agreed
+  // (delivered back here), or the refusal. Loop thread only.
+  void SetExpectedVotes(uint32_t expected,
+                        std::function<void(absl::StatusOr<v1::QuorumState>)> done);
+  void SetVotes(uint32_t node,
+                uint32_t votes,
+                std::function<void(absl::StatusOr<v1::QuorumState>)> done);
+
+  StreamHub<v1::MembershipChange>& membership_watchers() { return membership_watchers_; }
+  StreamHub<v1::QuorumEvent>& quorum_watchers() { return quorum_watchers_; }
+  // A stop of the daemon: ends the watch streams.
+  void CloseWatchers();
+
+ private:
+  MembershipDaemon(EventLoop& loop,
+                   Clock& clock,
+                   const config::ClusterConfig& config,
+                   const config::NodeConfig& local);
+
+  void OnDatagram(uint32_t source_node, absl::string_view datagram);
+  void OnPeerUnreachable(uint32_t node);
+  void Apply(Effects effects);
+  void ApplyQuorum(VoteQuorum::Effects effects);
+  void SendPacket(const Outgoing& out);
+  void OnConfigChange(const ConfigChange& change);
+  void OnDelivery(const Delivery& delivery);
+  void RescheduleTimer();
+  void OnTimer();
+  void CheckPause();
+  void PersistRingSeq();
+  v1::Node NodeProto(uint32_t id) const;
+  void Count(const std::string& name, uint64_t n = 1) { counters_[name] += n; }
+
+  EventLoop& loop_;
+  Clock& clock_;
+  const config::ClusterConfig config_;
+  const uint32_t local_id_;
+  const std::string ring_seq_path_;
+
+  std::unique_ptr<TotemCore> core_;
+  std::optional<FrameSealer> sealer_;
+  std::optional<FrameOpener> opener_;
+  std::unique_ptr<UdpTransport> transport_;
+  std::unique_ptr<FaultLayer> faults_;
+  std::optional<VoteQuorum> quorum_;
+  RingClient* groups_ = nullptr;
+
+  std::optional<EventLoop::TimerId> timer_;
+  std::optional<absl::Time> timer_deadline_;
+  std::optional<EventLoop::TimerId> quorum_timer_;
+  EventLoop::TimerId pause_timer_ = 0;
+  absl::Time last_pause_check_;
+  uint64_t persisted_ring_seq_ = 0;
+
+  // Membership as the APIs show it.
+  std::vector<uint32_t> members_;
+  std::map<uint32_t, uint32_t> join_count_;
+  absl::Time installed_at_;
+  std::map<std::string, uint64_t> counters_;
+
+  // Quorum requests waiting for their own message to come back, in send order.
+  std::deque<std::function<void(absl::StatusOr<v1::QuorumState>)>> quorum_requests_;
+
+  StreamHub<v1::MembershipChange> membership_watchers_{1000, "membership changes"};
+  StreamHub<v1::QuorumEvent> quorum_watchers_{1000, "quorum events"};
+};
+
+}  // namespace ha::membership
