@@ -7,6 +7,7 @@
 
 #include "common/daemon_runtime.h"
 #include "common/logging.h"
+#include "membershipd/groups_service.h"
 #include "membershipd/membership_daemon.h"
 #include "membershipd/membership_services.h"
 
@@ -48,9 +49,15 @@ int main(int argc, char** argv) {
     rt.AddService(
         rt.Adopt(std::make_unique<ha::membership::MembershipService>(rt.loop(), *daemon)));
     rt.AddService(rt.Adopt(std::make_unique<ha::membership::QuorumService>(rt.loop(), *daemon)));
-    rt.SetStopHandler([&rt, daemon] {
+    auto* groups = rt.Adopt(std::make_unique<ha::membership::GroupsService>(
+        rt.loop(), *daemon, [&rt](const grpc::ServerContextBase& ctx) {
+          return rt.server()->PeerOf(ctx);
+        }));
+    rt.AddService(groups);
+    rt.SetStopHandler([&rt, daemon, groups] {
       daemon->Leave();
       daemon->CloseWatchers();
+      groups->CloseSessions();
       rt.RequestStop();
     });
     rt.SetState(ha::daemon::v1::SERVING, "in the ring");

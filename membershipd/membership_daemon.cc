@@ -298,6 +298,23 @@ void MembershipDaemon::SendPacket(const Outgoing& out) {
 }
 
 void MembershipDaemon::Apply(Effects effects) {
+  // Handing a delivery up may submit to the ring, and that may release a held token and yield
+  // more effects: those wait for the ones in hand, so deliveries stay in order.
+  queued_.push_back(std::move(effects));
+  if (applying_) {
+    return;
+  }
+  applying_ = true;
+  while (!queued_.empty()) {
+    Effects next = std::move(queued_.front());
+    queued_.pop_front();
+    ApplyNow(std::move(next));
+  }
+  applying_ = false;
+  RescheduleTimer();
+}
+
+void MembershipDaemon::ApplyNow(Effects effects) {
   for (const std::string& line : effects.log) {
     HA_LOG_NOTICE(kSubsys, "%s", line.c_str());
   }
@@ -311,7 +328,6 @@ void MembershipDaemon::Apply(Effects effects) {
       OnDelivery(std::get<Delivery>(output));
     }
   }
-  RescheduleTimer();
 }
 
 void MembershipDaemon::OnConfigChange(const ConfigChange& change) {

@@ -90,6 +90,7 @@ class MembershipDaemon {
   void OnDatagram(uint32_t source_node, absl::string_view datagram);
   void OnPeerUnreachable(uint32_t node);
   void Apply(Effects effects);
+  void ApplyNow(Effects effects);
   void ApplyQuorum(VoteQuorum::Effects effects);
   void SendPacket(const Outgoing& out);
   void OnConfigChange(const ConfigChange& change);
@@ -115,6 +116,8 @@ class MembershipDaemon {
   std::optional<VoteQuorum> quorum_;
   RingClient* groups_ = nullptr;
 
+  std::deque<Effects> queued_;  // effects produced while others are being applied
+  bool applying_ = false;
   std::optional<EventLoop::TimerId> timer_;
   std::optional<absl::Time> timer_deadline_;
   std::optional<EventLoop::TimerId> quorum_timer_;

@@ -133,12 +133,13 @@ std::string TotemSim::Submit(NodeId node, bool safe) {
   return payload;
 }
 
-absl::Status TotemSim::SubmitPayload(NodeId node, std::string payload, bool safe) {
-  if (apply_depth_ > 0) {
+void TotemSim::SubmitPayloads(NodeId node, std::vector<std::pair<std::string, bool>> payloads) {
+  for (auto& [payload, safe] : payloads) {
     deferred_.push_back(Deferred{node, std::move(payload), safe});
-    return absl::OkStatus();
   }
-  return SubmitNow(node, std::move(payload), safe);
+  if (apply_depth_ == 0) {
+    RunDeferred();
+  }
 }
 
 absl::Status TotemSim::SubmitNow(NodeId node, std::string payload, bool safe) {

@@ -15,6 +15,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -76,13 +77,13 @@ class TotemSim {
   std::string Submit(NodeId node, bool safe = false);
 
   // For layers above the ring (tests/sim/group_sim.h). The observer sees everything a node hands
-  // up, in order, as it is recorded; it may call SubmitPayload.
+  // up, in order, as it is recorded; it may call SubmitPayloads.
   using Observer = std::function<void(NodeId node, const membership::Output& output)>;
   void SetObserver(Observer observer) { observer_ = std::move(observer); }
-  // Submits `payload` at `node` as is (not recorded in submitted()). Called from the observer,
-  // the submission waits until the outputs being observed have all been handed up, then happens
-  // at the same simulated time (OK is returned; a refusal then counts in refused_submits()).
-  absl::Status SubmitPayload(NodeId node, std::string payload, bool safe);
+  // Submits each (payload, safe) at `node` as is, in order and one after the other (not recorded
+  // in submitted()). Called from the observer, they wait until the outputs being observed have all
+  // been handed up, then go at the same simulated time. A refused one counts in refused_submits().
+  void SubmitPayloads(NodeId node, std::vector<std::pair<std::string, bool>> payloads);
   uint64_t refused_submits() const { return refused_submits_; }
 
   // Runs every event up to `until`.
