@@ -218,7 +218,7 @@ absl::Status MembershipDaemon::Start() {
                 options.bind_address.c_str(),
                 options.port);
   installed_at_ = clock_.WallNow();
-  last_pause_check_ = clock_.MonotonicNow();
+  last_activity_ = clock_.MonotonicNow();
   Apply(core_->Start(clock_.MonotonicNow()));
   CheckPause();
   return absl::OkStatus();
@@ -249,8 +249,37 @@ absl::Status MembershipDaemon::Submit(RingService service, std::string payload, 
 // ---------------------------------------------------------------------------------------------
 // The network side
 
+bool MembershipDaemon::CatchUpAfterPause() {
+  const absl::Time now = clock_.MonotonicNow();
+  const absl::Duration token =
+      absl::Milliseconds(config_.totem.EffectiveToken(config_.nodes.size()));
+  const absl::Duration gap = now - last_activity_;
+  last_activity_ = now;
+  // The loop runs at least every pause-check interval (token / 10); a much longer gap means
+  // this process was not scheduled (SIGSTOP, a frozen VM, swapping).
+  if (gap <= std::max(absl::Milliseconds(10), token / 10) + token * 0.6) {
+    return false;
+  }
+  // What queued up meanwhile is history: joins from gathers that have since ended would make
+  // this node fail nodes that are fine (and they, in turn, this node). Like corosync, drop it and
+  // rejoin from a fresh view.
+  const size_t flushed = transport_ ? transport_->Flush() : 0;
+  Count("totem.pause_detected");
+  Count("totem.pause_flushed_packets", flushed);
+  HA_LOG_WARN(kSubsys,
+              "process pause detected for %lld ms (token timeout %lld ms), flushing %zu queued "
+              "membership messages",
+              static_cast<long long>(absl::ToInt64Milliseconds(gap)),
+              static_cast<long long>(absl::ToInt64Milliseconds(token)),
+              flushed);
+  return true;
+}
+
 void MembershipDaemon::OnDatagram(uint32_t source_node, absl::string_view datagram) {
   (void)source_node;
+  if (CatchUpAfterPause()) {
+    return;  // this datagram was queued during the pause too
+  }
   OpenResult opened = opener_->Open(datagram);
   if (!opened.ok()) {
     Count(std::string(DropCounterName(opened.reason)));
@@ -443,27 +472,18 @@ void MembershipDaemon::RescheduleTimer() {
 void MembershipDaemon::OnTimer() {
   timer_.reset();
   timer_deadline_.reset();
+  CatchUpAfterPause();
   Apply(core_->OnTimer(clock_.MonotonicNow()));
 }
 
 // Corosync's scheduler-pause warning: a loop that did not run for most of a token timeout is
 // why a membership changed, and says so in the log.
 void MembershipDaemon::CheckPause() {
-  const absl::Time now = clock_.MonotonicNow();
+  CatchUpAfterPause();
   const absl::Duration token =
       absl::Milliseconds(config_.totem.EffectiveToken(config_.nodes.size()));
-  const absl::Duration interval = std::max(absl::Milliseconds(10), token / 10);
-  const absl::Duration gap = now - last_pause_check_;
-  if (gap > interval + token * 0.6) {
-    Count("totem.pause_detected");
-    HA_LOG_WARN(kSubsys,
-                "process pause detected for %lld ms, the token timeout is %lld ms: membership may "
-                "change",
-                static_cast<long long>(absl::ToInt64Milliseconds(gap - interval)),
-                static_cast<long long>(absl::ToInt64Milliseconds(token)));
-  }
-  last_pause_check_ = now;
-  pause_timer_ = loop_.AddTimer(interval, [this] { CheckPause(); });
+  pause_timer_ =
+      loop_.AddTimer(std::max(absl::Milliseconds(10), token / 10), [this] { CheckPause(); });
 }
 
 void MembershipDaemon::PersistRingSeq() {

@@ -98,6 +98,9 @@ class MembershipDaemon {
   void RescheduleTimer();
   void OnTimer();
   void CheckPause();
+  // Notes the loop's activity; after a scheduling pause, flushes what queued up meanwhile.
+  // Returns whether there was a pause.
+  bool CatchUpAfterPause();
   void PersistRingSeq();
   v1::Node NodeProto(uint32_t id) const;
   void Count(const std::string& name, uint64_t n = 1) { counters_[name] += n; }
@@ -122,7 +125,7 @@ class MembershipDaemon {
   std::optional<absl::Time> timer_deadline_;
   std::optional<EventLoop::TimerId> quorum_timer_;
   EventLoop::TimerId pause_timer_ = 0;
-  absl::Time last_pause_check_;
+  absl::Time last_activity_;
   uint64_t persisted_ring_seq_ = 0;
 
   // Membership as the APIs show it.

@@ -446,7 +446,8 @@ void TotemCore::EnterRecovery(absl::Time now, const wire::CommitToken& token) {
 
 void TotemCore::EnterOperational(absl::Time now) {
   // Deliver what is left of the old ring: the same contiguous run at every member of my group.
-  const std::vector<NodeId> old_members = cur_.members;
+  // Before the first ring there was none: every member, this node included, joined.
+  const std::vector<NodeId> old_members = cur_.id.seq == 0 ? std::vector<NodeId>{} : cur_.members;
   uint64_t seq = cur_.high_delivered + 1;
   for (; seq <= recovery_high_; ++seq) {
     auto it = cur_.messages.find(seq);

@@ -195,6 +195,21 @@ void UdpTransport::DrainErrorQueue() {
   }
 }
 
+size_t UdpTransport::Flush() {
+  size_t flushed = 0;
+  for (;;) {
+    const ssize_t n = recv(fd_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == ECONNREFUSED || errno == EINTR) {
+        continue;
+      }
+      DrainErrorQueue();
+      return flushed;
+    }
+    ++flushed;
+  }
+}
+
 void UdpTransport::OnReadable() {
   for (int i = 0; i < 256; ++i) {
     sockaddr_storage from{};

@@ -45,6 +45,8 @@ class UdpTransport {
   ~UdpTransport();
 
   void Send(uint32_t node, absl::string_view datagram);
+  // Reads and drops every datagram waiting in the socket; returns how many.
+  size_t Flush();
   const UdpTransportStats& stats() const { return stats_; }
 
  private:
