@@ -37,8 +37,8 @@ struct TotemConfig {
   std::string rrp_mode = "none";  // none | passive | active
   int netmtu = 1500;
   // Timers in milliseconds, with corosync's defaults.
-  int token = 200;  // ours; corosync: 3000 (see docs/formats/corosync-conf.md)
-  int token_coefficient = 10;  // ours; corosync: 650
+  int token = 200;                      // ours; corosync: 3000 (see docs/formats/corosync-conf.md)
+  int token_coefficient = 10;           // ours; corosync: 650
   std::optional<int> token_retransmit;  // derived from token when unset
   std::optional<int> hold;              // derived from token when unset
   int token_retransmits_before_loss_const = 4;
