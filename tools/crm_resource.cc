@@ -24,6 +24,7 @@
 #include "common/daemon_runtime.h"
 #include "common/grpc_status.h"
 #include "common/grpc_unix_client.h"
+#include "common/tool_config.h"
 #include "proto/lrmd.grpc.pb.h"
 #include "tools/crm_resource_util.h"
 
@@ -518,18 +519,11 @@ int main(int argc, char** argv) {
     }
   }
 
-  if (run_dir.empty()) {
-    if (config_path.empty()) {
-      const char* env = getenv("HA_CONFIG");
-      config_path = env != nullptr && *env != '\0' ? env : ha::kDefaultConfigPath;
-    }
-    auto loaded = ha::config::LoadClusterConfigFile(config_path);
-    if (!loaded.ok()) {
-      return Fail(std::string(loaded.status().message()), CrmExit::kConfig);
-    }
-    run_dir = loaded->config.system.run_dir;
+  absl::StatusOr<std::string> dir = ha::ResolveRunDir(config_path, run_dir, getenv("HA_CONFIG"));
+  if (!dir.ok()) {
+    return Fail(std::string(dir.status().message()), CrmExit::kConfig);
   }
-  Lrmd lrmd(run_dir + "/lrmd.sock");
+  Lrmd lrmd(*dir + "/lrmd.sock");
 
   if (command == "list-standards") {
     return ListStandards(lrmd);

@@ -21,6 +21,7 @@
 #include "common/grpc_status.h"
 #include "common/grpc_unix_client.h"
 #include "common/logging.h"
+#include "common/tool_config.h"
 #include "proto/daemon.grpc.pb.h"
 #include "proto/supervisor.grpc.pb.h"
 
@@ -170,17 +171,13 @@ int main(int argc, char** argv) {
     return s.ok() ? 0 : Fail("blackbox", s);
   }
 
-  if (run_dir.empty()) {
-    if (config_path.empty()) {
-      const char* env = getenv("HA_CONFIG");
-      config_path = env != nullptr && *env != '\0' ? env : ha::kDefaultConfigPath;
-    }
-    auto loaded = ha::config::LoadClusterConfigFile(config_path);
-    if (!loaded.ok()) {
-      std::cerr << "hactl: " << loaded.status().message() << "\n";
-      return ToInt(ExitCode::kConfig);
-    }
-    run_dir = loaded->config.system.run_dir;
+  if (absl::StatusOr<std::string> dir =
+          ha::ResolveRunDir(config_path, run_dir, getenv("HA_CONFIG"));
+      dir.ok()) {
+    run_dir = *dir;
+  } else {
+    std::cerr << "hactl: " << dir.status().message() << "\n";
+    return ToInt(ExitCode::kConfig);
   }
 
   if (status_cmd->parsed()) {

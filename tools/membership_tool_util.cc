@@ -130,23 +130,6 @@ std::string MembershipBlock(const mpb::QuorumState& state,
 
 }  // namespace
 
-absl::StatusOr<std::string> ResolveRunDir(const std::string& config_path,
-                                          const std::string& run_dir,
-                                          const char* env_config) {
-  if (!run_dir.empty()) {
-    return run_dir;
-  }
-  std::string path = config_path;
-  if (path.empty()) {
-    path = env_config != nullptr && *env_config != '\0' ? env_config : kDefaultConfigPath;
-  }
-  absl::StatusOr<config::LoadedConfig> loaded = config::LoadClusterConfigFile(path);
-  if (!loaded.ok()) {
-    return loaded.status();
-  }
-  return loaded->config.system.run_dir;
-}
-
 std::string MembershipSocket(const std::string& run_dir) {
   return run_dir + "/membershipd.sock";
 }

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/tool_config.h"
 #include "proto/membership.pb.h"
 
 namespace ha::membership_tool {
@@ -43,12 +44,8 @@ constexpr int ToInt(ToolExit code) {
   return static_cast<int>(code);
 }
 
-// The node's run folder: `run_dir` when given, else the configuration's system.run_dir, the
-// configuration being `config_path`, else `env_config` ($HA_CONFIG), else the default path.
-// Errors are the configuration loader's (the tools exit kConfig on them).
-absl::StatusOr<std::string> ResolveRunDir(const std::string& config_path,
-                                          const std::string& run_dir,
-                                          const char* env_config);
+// The node's run folder: ha::ResolveRunDir (common/tool_config.h).
+using ::ha::ResolveRunDir;
 
 // membershipd's socket in a run folder.
 std::string MembershipSocket(const std::string& run_dir);

@@ -10,25 +10,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/seeded_runs.h"
+#include "tests/sim/sim_options.h"
 #include "tests/sim/totem_invariants.h"
 
 namespace ha::sim {
 namespace {
 
 using membership::TotemOptions;
-
-TotemOptions FastOptions() {
-  TotemOptions o;
-  o.token = absl::Milliseconds(200);
-  o.token_retransmit = absl::Milliseconds(45);
-  o.hold = absl::Milliseconds(30);
-  o.join = absl::Milliseconds(30);
-  o.consensus = absl::Milliseconds(240);
-  o.merge = absl::Milliseconds(100);
-  o.fail_recv_const = 250;
-  o.seqno_unchanged_const = 30;
-  return o;
-}
 
 // Runs until the groups converged (the ring formed, synced, every operation delivered), at most
 // `limit`.

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/seeded_runs.h"
+#include "tests/sim/sim_options.h"
 #include "tests/sim/totem_invariants.h"
 
 namespace ha::sim {
@@ -17,19 +18,6 @@ namespace {
 
 using membership::TotemOptions;
 using membership::TotemState;
-
-TotemOptions FastOptions() {
-  TotemOptions o;
-  o.token = absl::Milliseconds(200);
-  o.token_retransmit = absl::Milliseconds(45);
-  o.hold = absl::Milliseconds(30);
-  o.join = absl::Milliseconds(30);
-  o.consensus = absl::Milliseconds(240);
-  o.merge = absl::Milliseconds(100);
-  o.fail_recv_const = 250;
-  o.seqno_unchanged_const = 30;
-  return o;
-}
 
 // How long after the network heals every live node must be in one ring: a token loss, a failed
 // consensus round, a merge detect and a clean gather, with slack for a second round.
