@@ -1,6 +1,7 @@
 #include "lrmd/process_runner.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -137,8 +138,18 @@ std::vector<pid_t> LiveGroupMembers(pid_t pgid) {
     if (pid <= 0 || *end != '\0') {
       continue;
     }
-    std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // A process may exit between readdir and read (ESRCH): read with read(2), not a stream that
+    // throws, and skip it.
+    std::string stat;
+    const int fd = open(absl::StrCat("/proc/", pid, "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      char buf[1024];
+      const ssize_t n = read(fd, buf, sizeof(buf));
+      close(fd);
+      if (n > 0) {
+        stat.assign(buf, static_cast<size_t>(n));
+      }
+    }
     size_t paren = stat.rfind(')');
     if (paren == std::string::npos) {
       continue;
