@@ -3,6 +3,7 @@
 // never blocks a handler for good.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -36,16 +37,41 @@ absl::StatusOr<T> WaitFor(grpc::ServerContext* ctx, std::future<T>& future) {
   }
 }
 
-// Runs `fn` on `loop` and waits for what it returns, within `ctx`. A stopped loop drops the
-// posted work, which breaks the promise: the caller gets UNAVAILABLE.
+// Runs `fn` on `loop` and waits for what it returns, within `ctx`. Work the caller gave up on
+// (cancelled, deadline passed) before the loop reached it is skipped, so a client that retries
+// after an error never has it done twice; once the loop has started it, the caller waits for
+// its answer. A stopped loop drops the posted work, which breaks the promise: UNAVAILABLE.
 template <typename F>
 auto RunOnLoop(EventLoop& loop, grpc::ServerContext* ctx, F fn)
     -> absl::StatusOr<std::invoke_result_t<F&>> {
   using T = std::invoke_result_t<F&>;
-  auto promise = std::make_shared<std::promise<T>>();
-  std::future<T> future = promise->get_future();
-  loop.Post([promise, fn = std::move(fn)]() mutable { promise->set_value(fn()); });
-  return WaitFor(ctx, future);
+  enum State : int { kPending, kRunning, kAbandoned };
+  struct Call {
+    std::promise<T> promise;
+    std::atomic<int> state{kPending};
+  };
+  auto call = std::make_shared<Call>();
+  std::future<T> future = call->promise.get_future();
+  loop.Post([call, fn = std::move(fn)]() mutable {
+    int expected = kPending;
+    if (call->state.compare_exchange_strong(expected, kRunning)) {
+      call->promise.set_value(fn());
+    }
+  });
+  absl::StatusOr<T> answer = WaitFor(ctx, future);
+  if (answer.ok() || absl::IsUnavailable(answer.status())) {
+    return answer;
+  }
+  int expected = kPending;
+  if (call->state.compare_exchange_strong(expected, kAbandoned)) {
+    return answer.status();  // the loop will skip it
+  }
+  // Already running: its effects happen, so report them.
+  try {
+    return future.get();
+  } catch (const std::future_error&) {
+    return absl::UnavailableError("the daemon is stopping");
+  }
 }
 
 // RunOnLoop for work that can itself fail: one level of StatusOr.

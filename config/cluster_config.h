@@ -41,7 +41,7 @@ struct TotemConfig {
   int token_coefficient = 10;           // ours; corosync: 650
   std::optional<int> token_retransmit;  // derived from token when unset
   std::optional<int> hold;              // derived from token when unset
-  int token_retransmits_before_loss_const = 4;
+  int token_retransmits_before_loss_const = 10;  // ours; corosync: 4
   int join = 50;
   int send_join = 0;
   std::optional<int> consensus;  // 1.2 * token when unset

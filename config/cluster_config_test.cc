@@ -78,7 +78,7 @@ TEST_CASE("defaults are corosync 3's", "[config]") {
   // Ours, for sub-second failover (corosync: 3000 and 650).
   CHECK(t.token == 200);
   CHECK(t.token_coefficient == 10);
-  CHECK(t.token_retransmits_before_loss_const == 4);
+  CHECK(t.token_retransmits_before_loss_const == 10);  // ours (corosync: 4)
   CHECK(t.join == 50);
   CHECK(t.send_join == 0);
   CHECK(t.merge == 200);
@@ -148,6 +148,7 @@ TEST_CASE("derived timers follow corosync's formulas", "[config]") {
   TotemConfig t;
   t.token = 3000;  // corosync's defaults, so the values below are the ones corosync reports
   t.token_coefficient = 650;
+  t.token_retransmits_before_loss_const = 4;
   // One or two nodes: the token as configured.
   CHECK(t.EffectiveToken(1) == 3000);
   CHECK(t.EffectiveToken(2) == 3000);
@@ -209,11 +210,11 @@ TEST_CASE("a corosync 3 knet configuration", "[config]") {
   CHECK(c.FindNode(2) == &c.nodes[1]);
   CHECK(c.FindNode(4) == nullptr);
 
-  // Three nodes: 5000 + our default token_coefficient (10).
+  // Three nodes: 5000 + our default token_coefficient (10); 10 retransmits before loss (ours).
   CHECK(t.EffectiveToken(c.nodes.size()) == 5010);
   CHECK(t.EffectiveConsensus(c.nodes.size()) == 6012);
-  CHECK(t.EffectiveTokenRetransmit(c.nodes.size()) == 1192);
-  CHECK(t.EffectiveHold(c.nodes.size()) == 943);
+  CHECK(t.EffectiveTokenRetransmit(c.nodes.size()) == 491);  // 5010 / 10.2
+  CHECK(t.EffectiveHold(c.nodes.size()) == 382);             // 491 * 0.8 - 10
 
   CHECK(c.quorum.provider == "corosync_votequorum");
   CHECK(c.quorum.EffectiveWaitForAll());

@@ -215,15 +215,12 @@ absl::StatusOr<ActionResult> LrmdDriver::RunSync(grpc::ServerContext* ctx,
   auto waiter = std::make_shared<SyncWaiter>();
   waiter->forget_resource = forget_resource;
   std::future<ActionResult> result = waiter->result.get_future();
-  absl::StatusOr<absl::StatusOr<int64_t>> call =
-      RunOnLoop(loop_, ctx, [this, request, proto, waiter]() -> absl::StatusOr<int64_t> {
+  absl::StatusOr<int64_t> call =
+      RunOnLoopFlat(loop_, ctx, [this, request, proto, waiter]() -> absl::StatusOr<int64_t> {
         return ExecOnLoop(request, proto, waiter);
       });
   if (!call.ok()) {
     return call.status();
-  }
-  if (!call->ok()) {
-    return call->status();
   }
   return WaitFor(ctx, result);
 }
@@ -235,19 +232,16 @@ grpc::Status LrmdDriver::Exec(grpc::ServerContext* ctx,
   if (!action.ok()) {
     return ToGrpcStatus(action.status());
   }
-  absl::StatusOr<absl::StatusOr<int64_t>> call =
-      RunOnLoop(loop_,
-                ctx,
-                [this, action = *std::move(action), proto = *request]() -> absl::StatusOr<int64_t> {
-                  return ExecOnLoop(action, proto, nullptr);
-                });
+  absl::StatusOr<int64_t> call = RunOnLoopFlat(
+      loop_,
+      ctx,
+      [this, action = *std::move(action), proto = *request]() -> absl::StatusOr<int64_t> {
+        return ExecOnLoop(action, proto, nullptr);
+      });
   if (!call.ok()) {
     return ToGrpcStatus(call.status());
   }
-  if (!call->ok()) {
-    return ToGrpcStatus(call->status());
-  }
-  response->set_call_id(static_cast<uint64_t>(**call));
+  response->set_call_id(static_cast<uint64_t>(*call));
   return grpc::Status::OK;
 }
 
@@ -272,8 +266,8 @@ grpc::Status LrmdDriver::ExecSync(grpc::ServerContext* ctx,
 grpc::Status LrmdDriver::Cancel(grpc::ServerContext* ctx,
                                 const v1::CancelRequest* request,
                                 v1::CancelResponse* response) {
-  absl::StatusOr<absl::StatusOr<int64_t>> call =
-      RunOnLoop(loop_, ctx, [this, request = *request]() -> absl::StatusOr<int64_t> {
+  absl::StatusOr<int64_t> call =
+      RunOnLoopFlat(loop_, ctx, [this, request = *request]() -> absl::StatusOr<int64_t> {
         const absl::Duration interval = absl::Milliseconds(request.interval_ms());
         for (const OpView& op : core_.Operations()) {
           if (op.resource_id == request.resource_id() && op.action == request.action() &&
@@ -293,18 +287,15 @@ grpc::Status LrmdDriver::Cancel(grpc::ServerContext* ctx,
   if (!call.ok()) {
     return ToGrpcStatus(call.status());
   }
-  if (!call->ok()) {
-    return ToGrpcStatus(call->status());
-  }
-  response->set_call_id(static_cast<uint64_t>(**call));
+  response->set_call_id(static_cast<uint64_t>(*call));
   return grpc::Status::OK;
 }
 
 grpc::Status LrmdDriver::UnregisterResource(grpc::ServerContext* ctx,
                                             const v1::UnregisterResourceRequest* request,
                                             v1::UnregisterResourceResponse*) {
-  absl::StatusOr<absl::Status> done =
-      RunOnLoop(loop_, ctx, [this, id = request->resource_id()]() -> absl::Status {
+  absl::Status done =
+      RunOnLoopFlat(loop_, ctx, [this, id = request->resource_id()]() -> absl::Status {
         std::vector<std::string> resources = core_.Resources();
         if (std::find(resources.begin(), resources.end(), id) == resources.end()) {
           return absl::NotFoundError(absl::StrCat("no resource ", id));
@@ -324,10 +315,7 @@ grpc::Status LrmdDriver::UnregisterResource(grpc::ServerContext* ctx,
         agents_.erase(id);
         return absl::OkStatus();
       });
-  if (!done.ok()) {
-    return ToGrpcStatus(done.status());
-  }
-  return ToGrpcStatus(*done);
+  return ToGrpcStatus(done);
 }
 
 // ---- Queries ----

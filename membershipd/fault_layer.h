@@ -11,7 +11,8 @@
 //   kinds=K+K   only these packet kinds (token, message, join, commit, merge_detect,
 //               hold_cancel, leave); default all
 //   peers=N+N   only datagrams to these node ids; default all
-//   seed=N      the random seed (default: from the node id), so a run can be repeated
+//   seed=N      the random seed, so a run can be repeated (default: the start's boot id, which
+//               differs from run to run)
 #pragma once
 
 #include <cstdint>

@@ -106,7 +106,8 @@ absl::Status GroupCore::CloseSession(uint64_t session_id, GroupEffects& effects)
   return absl::OkStatus();
 }
 
-absl::Status GroupCore::Join(uint64_t session_id, const std::string& group, GroupEffects& effects) {
+absl::StatusOr<uint32_t> GroupCore::SessionPid(uint64_t session_id,
+                                               const std::string& group) const {
   if (absl::Status status = ValidateGroupName(group); !status.ok()) {
     return status;
   }
@@ -114,7 +115,15 @@ absl::Status GroupCore::Join(uint64_t session_id, const std::string& group, Grou
   if (it == sessions_.end()) {
     return absl::NotFoundError(absl::StrCat("session ", session_id, " does not exist"));
   }
-  const uint32_t pid = it->second.pid;
+  return it->second.pid;
+}
+
+absl::Status GroupCore::Join(uint64_t session_id, const std::string& group, GroupEffects& effects) {
+  absl::StatusOr<uint32_t> pid_or = SessionPid(session_id, group);
+  if (!pid_or.ok()) {
+    return pid_or.status();
+  }
+  const uint32_t pid = *pid_or;
   auto [i, inserted] = intent_.emplace(std::make_pair(pid, group), session_id);
   if (!inserted) {
     return absl::AlreadyExistsError(
@@ -140,14 +149,11 @@ absl::Status GroupCore::Join(uint64_t session_id, const std::string& group, Grou
 absl::Status GroupCore::Leave(uint64_t session_id,
                               const std::string& group,
                               GroupEffects& effects) {
-  if (absl::Status status = ValidateGroupName(group); !status.ok()) {
-    return status;
+  absl::StatusOr<uint32_t> pid_or = SessionPid(session_id, group);
+  if (!pid_or.ok()) {
+    return pid_or.status();
   }
-  auto it = sessions_.find(session_id);
-  if (it == sessions_.end()) {
-    return absl::NotFoundError(absl::StrCat("session ", session_id, " does not exist"));
-  }
-  const uint32_t pid = it->second.pid;
+  const uint32_t pid = *pid_or;
   auto i = intent_.find(std::make_pair(pid, group));
   if (i == intent_.end() || i->second != session_id) {
     return absl::NotFoundError(
@@ -167,18 +173,15 @@ absl::Status GroupCore::Multicast(uint64_t session_id,
                                   std::string payload,
                                   bool safe,
                                   GroupEffects& effects) {
-  if (absl::Status status = ValidateGroupName(group); !status.ok()) {
-    return status;
-  }
   if (payload.size() > options_.max_payload) {
     return absl::InvalidArgumentError(absl::StrCat(
         "payload of ", payload.size(), " bytes exceeds the limit of ", options_.max_payload));
   }
-  auto it = sessions_.find(session_id);
-  if (it == sessions_.end()) {
-    return absl::NotFoundError(absl::StrCat("session ", session_id, " does not exist"));
+  absl::StatusOr<uint32_t> pid_or = SessionPid(session_id, group);
+  if (!pid_or.ok()) {
+    return pid_or.status();
   }
-  const uint32_t pid = it->second.pid;
+  const uint32_t pid = *pid_or;
   auto i = intent_.find(std::make_pair(pid, group));
   if (i == intent_.end() || i->second != session_id) {
     return absl::FailedPreconditionError(

@@ -73,6 +73,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "membershipd/totem_core.h"
 #include "proto/group_wire.pb.h"
 
@@ -93,7 +94,8 @@ struct GroupOptions {
 
 enum class Ordering {
   kAgreed,  // AGREED
-  kSafe,    // SAFE: delivered once every member of the ring has it
+  kSafe,    // SAFE: delivered once every member of the ring has it (at a configuration change:
+            // every member moving on with this node; totem_core.h, deviation 3)
 };
 
 // proto GroupChangeReason.
@@ -272,6 +274,8 @@ class GroupCore {
   // Rule 1: queues an operation, and sends it now if the configuration is synced.
   void Enqueue(const group_wire::GroupMessage& message, bool safe, GroupEffects& effects);
   void Flush(GroupEffects& effects);
+  // The pid of an open session, after checking the group name (INVALID_ARGUMENT, NOT_FOUND).
+  absl::StatusOr<uint32_t> SessionPid(uint64_t session_id, const std::string& group) const;
   // Frames `message` for the current configuration; returns the last frame's seq.
   uint64_t SendFrames(const std::string& message, bool safe, GroupEffects& effects);
 

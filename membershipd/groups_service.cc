@@ -7,19 +7,12 @@
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/loop_call.h"
+#include "common/status_macros.h"
 
 namespace ha::membership {
 namespace {
 
 constexpr size_t kSessionQueueLimit = 10000;
-constexpr absl::Duration kSubmitRetry = absl::Milliseconds(5);
-
-v1::RingId RingIdProto(RingId id) {
-  v1::RingId out;
-  out.set_rep_node_id(id.rep);
-  out.set_seq(id.seq);
-  return out;
-}
 
 v1::GroupMember MemberProto(const GroupMember& m) {
   v1::GroupMember out;
@@ -72,8 +65,7 @@ v1::GroupEvent EventProto(const GroupEvent& event) {
 GroupOptions OptionsFor(const MembershipDaemon& daemon) {
   GroupOptions options;
   options.local_id = daemon.local_node_id();
-  // One byte of each ring payload is the service tag.
-  options.max_ring_payload = TotemOptions{}.max_payload - 1;
+  options.max_ring_payload = daemon.max_payload();
   return options;
 }
 
@@ -87,9 +79,6 @@ GroupsService::GroupsService(EventLoop& loop, MembershipDaemon& daemon, PeerLook
 GroupsService::~GroupsService() {
   daemon_.SetGroupsClient(nullptr);
   CloseSessions();
-  if (retry_timer_) {
-    loop_.CancelTimer(*retry_timer_);
-  }
 }
 
 void GroupsService::CloseSessions() {
@@ -134,46 +123,51 @@ void GroupsService::Apply(GroupEffects effects) {
     }
   }
   for (RingSend& send : effects.submit) {
-    to_submit_.push_back(std::move(send));
+    daemon_.Send(RingService::kGroups, std::move(send.payload), send.safe);
   }
-  FlushSubmits();
 }
 
-void GroupsService::FlushSubmits() {
-  // Submitting can come back here (through a delivery): the outer call drains the queue.
-  if (flushing_) {
-    return;
+void GroupsService::AddCounters(std::map<std::string, uint64_t>& counters) const {
+  const GroupCounters& c = core_.counters();
+  counters["cpg.sessions"] = sessions_.size();
+  counters["cpg.groups"] = core_.ListGroups().size();
+  counters["cpg.messages_delivered"] = c.messages_delivered;
+  counters["cpg.frames_stale"] = c.frames_stale;
+  counters["cpg.frames_invalid"] = c.frames_invalid;
+  counters["cpg.messages_ignored"] = c.messages_ignored;
+  counters["cpg.syncs_completed"] = c.syncs_completed;
+  counters["cpg.resent"] = c.resent;
+}
+
+absl::Status GroupsService::CheckOwner(uint64_t session, uint32_t caller_pid) const {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) {
+    return absl::NotFoundError(absl::StrCat("no session ", session));
   }
-  flushing_ = true;
-  while (!to_submit_.empty()) {
-    RingSend next = to_submit_.front();
-    absl::Status s = daemon_.Submit(RingService::kGroups, std::move(next.payload), next.safe);
-    if (absl::IsResourceExhausted(s)) {
-      if (!retry_timer_) {
-        retry_timer_ = loop_.AddTimer(kSubmitRetry, [this] {
-          retry_timer_.reset();
-          FlushSubmits();
-        });
-      }
-      break;
-    }
-    if (!s.ok()) {
-      HA_LOG_ERROR("cpg", "cannot submit to the ring: %s", s.ToString().c_str());
-    }
-    to_submit_.pop_front();
+  if (it->second.pid != caller_pid) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("session ", session, " belongs to pid ", it->second.pid));
   }
-  flushing_ = false;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> GroupsService::CallerPid(const grpc::ServerContextBase& ctx) const {
+  absl::StatusOr<PeerIdentity> peer = peer_of_(ctx);
+  if (!peer.ok()) {
+    return peer.status();
+  }
+  return static_cast<uint32_t>(peer->pid);
 }
 
 grpc::Status GroupsService::Subscribe(grpc::ServerContext* ctx,
                                       const v1::SubscribeRequest* request,
                                       grpc::ServerWriter<v1::GroupEvent>* writer) {
-  absl::StatusOr<PeerIdentity> peer = peer_of_(*ctx);
-  if (!peer.ok()) {
-    return ToGrpcStatus(peer.status());
+  absl::StatusOr<uint32_t> caller = CallerPid(*ctx);
+  if (!caller.ok()) {
+    return ToGrpcStatus(caller.status());
   }
   const uint64_t id = next_session_.fetch_add(1);
-  const uint32_t pid = static_cast<uint32_t>(peer->pid);
+  const uint32_t pid = *caller;
   auto hub = std::make_shared<StreamHub<v1::GroupEvent>>(kSessionQueueLimit, "group events");
   auto sub =
       RunOnLoopFlat(loop_,
@@ -210,17 +204,19 @@ grpc::Status GroupsService::Subscribe(grpc::ServerContext* ctx,
 grpc::Status GroupsService::JoinGroup(grpc::ServerContext* ctx,
                                       const v1::JoinGroupRequest* request,
                                       v1::JoinGroupResponse*) {
+  absl::StatusOr<uint32_t> caller = CallerPid(*ctx);
+  if (!caller.ok()) {
+    return ToGrpcStatus(caller.status());
+  }
   auto joined = std::make_shared<std::promise<absl::Status>>();
   std::future<absl::Status> done = joined->get_future();
-  // Copies, not the request: a call that gave up may leave this work queued on the loop.
-  auto queued = RunOnLoop(
+  absl::Status queued = RunOnLoopFlat(
       loop_,
       ctx,
-      [this, session = request->session_id(), group = request->group(), joined]() -> absl::Status {
+      [this, session = request->session_id(), group = request->group(), joined, caller = *caller]()
+          -> absl::Status {
+        HA_RETURN_IF_ERROR(CheckOwner(session, caller));
         auto it = sessions_.find(session);
-        if (it == sessions_.end()) {
-          return absl::NotFoundError(absl::StrCat("no session ", session));
-        }
         GroupEffects effects;
         absl::Status s = core_.Join(session, group, effects);
         if (!s.ok()) {
@@ -231,10 +227,7 @@ grpc::Status GroupsService::JoinGroup(grpc::ServerContext* ctx,
         return absl::OkStatus();
       });
   if (!queued.ok()) {
-    return ToGrpcStatus(queued.status());
-  }
-  if (!queued->ok()) {
-    return ToGrpcStatus(*queued);
+    return ToGrpcStatus(queued);
   }
   absl::StatusOr<absl::Status> agreed = WaitFor(ctx, done);
   if (!agreed.ok()) {
@@ -246,34 +239,48 @@ grpc::Status GroupsService::JoinGroup(grpc::ServerContext* ctx,
 grpc::Status GroupsService::LeaveGroup(grpc::ServerContext* ctx,
                                        const v1::LeaveGroupRequest* request,
                                        v1::LeaveGroupResponse*) {
-  auto done = RunOnLoop(
-      loop_,
-      ctx,
-      [this, session = request->session_id(), group = request->group()]() -> absl::Status {
-        GroupEffects effects;
-        absl::Status s = core_.Leave(session, group, effects);
-        Apply(std::move(effects));
-        return s;
-      });
-  return ToGrpcStatus(done.ok() ? *done : done.status());
+  absl::StatusOr<uint32_t> caller = CallerPid(*ctx);
+  if (!caller.ok()) {
+    return ToGrpcStatus(caller.status());
+  }
+  absl::Status done = RunOnLoopFlat(loop_,
+                                    ctx,
+                                    [this,
+                                     session = request->session_id(),
+                                     group = request->group(),
+                                     caller = *caller]() -> absl::Status {
+                                      HA_RETURN_IF_ERROR(CheckOwner(session, caller));
+                                      GroupEffects effects;
+                                      absl::Status s = core_.Leave(session, group, effects);
+                                      Apply(std::move(effects));
+                                      return s;
+                                    });
+  return ToGrpcStatus(done);
 }
 
 grpc::Status GroupsService::Multicast(grpc::ServerContext* ctx,
                                       const v1::MulticastRequest* request,
                                       v1::MulticastResponse*) {
-  auto done = RunOnLoop(loop_,
-                        ctx,
-                        [this,
-                         session = request->session_id(),
-                         group = request->group(),
-                         payload = request->payload(),
-                         safe = request->ordering() == v1::SAFE]() -> absl::Status {
-                          GroupEffects effects;
-                          absl::Status s = core_.Multicast(session, group, payload, safe, effects);
-                          Apply(std::move(effects));
-                          return s;
-                        });
-  return ToGrpcStatus(done.ok() ? *done : done.status());
+  absl::StatusOr<uint32_t> caller = CallerPid(*ctx);
+  if (!caller.ok()) {
+    return ToGrpcStatus(caller.status());
+  }
+  absl::Status done = RunOnLoopFlat(loop_,
+                                    ctx,
+                                    [this,
+                                     session = request->session_id(),
+                                     group = request->group(),
+                                     payload = request->payload(),
+                                     safe = request->ordering() == v1::SAFE,
+                                     caller = *caller]() -> absl::Status {
+                                      HA_RETURN_IF_ERROR(CheckOwner(session, caller));
+                                      GroupEffects effects;
+                                      absl::Status s =
+                                          core_.Multicast(session, group, payload, safe, effects);
+                                      Apply(std::move(effects));
+                                      return s;
+                                    });
+  return ToGrpcStatus(done);
 }
 
 grpc::Status GroupsService::ListGroups(grpc::ServerContext* ctx,

@@ -29,12 +29,13 @@ class GroupsService final : public v1::ProcessGroups::Service, public RingClient
   GroupsService(EventLoop& loop, MembershipDaemon& daemon, PeerLookup peer_of);
   ~GroupsService() override;
 
-  // Ends every session's stream (the daemon stops). Thread-safe.
+  // Ends every session's stream (the daemon stops). Loop thread only.
   void CloseSessions();
 
   // RingClient (loop thread).
   void OnRingDelivery(const Delivery& delivery, absl::string_view payload) override;
   void OnRingChange(const ConfigChange& change) override;
+  void AddCounters(std::map<std::string, uint64_t>& counters) const override;
 
   grpc::Status Subscribe(grpc::ServerContext*,
                          const v1::SubscribeRequest*,
@@ -61,7 +62,9 @@ class GroupsService final : public v1::ProcessGroups::Service, public RingClient
   };
 
   void Apply(GroupEffects effects);
-  void FlushSubmits();
+  // A session may be used only by the process that opened it (NOT_FOUND, PERMISSION_DENIED).
+  absl::Status CheckOwner(uint64_t session, uint32_t caller_pid) const;
+  absl::StatusOr<uint32_t> CallerPid(const grpc::ServerContextBase& ctx) const;
 
   EventLoop& loop_;
   MembershipDaemon& daemon_;
@@ -71,9 +74,6 @@ class GroupsService final : public v1::ProcessGroups::Service, public RingClient
 
   // Loop thread only.
   std::map<uint64_t, Session> sessions_;
-  std::deque<RingSend> to_submit_;  // refused by a full ring queue: retried in order
-  std::optional<EventLoop::TimerId> retry_timer_;
-  bool flushing_ = false;
 };
 
 }  // namespace ha::membership

@@ -55,12 +55,13 @@ int main(int argc, char** argv) {
         }));
     rt.AddService(groups);
     rt.SetStopHandler([&rt, daemon, groups] {
-      daemon->Leave();
-      daemon->CloseWatchers();
       groups->CloseSessions();
-      rt.RequestStop();
+      daemon->Leave([&rt, daemon] {
+        daemon->CloseWatchers();
+        rt.RequestStop();
+      });
     });
-    rt.SetState(ha::daemon::v1::SERVING, "in the ring");
+    rt.SetState(ha::daemon::v1::SERVING, "serving; the ring forms as peers answer");
     return absl::OkStatus();
   });
 }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/atomic_file.h"
 #include "common/logging.h"
 #include "membershipd/totem_options.h"
 #include "membershipd/wire_codec.h"
@@ -30,22 +31,6 @@ std::string ReadFileOr(const std::string& path, std::string fallback) {
   return text;
 }
 
-// Writes `text` to `path` atomically: temp file, fsync, rename.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-  }
-  const bool ok =
-      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
 uint64_t ReadNumber(const std::string& path) {
   uint64_t n = 0;
   if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFileOr(path, "0")), &n)) {
@@ -54,14 +39,14 @@ uint64_t ReadNumber(const std::string& path) {
   return n;
 }
 
+}  // namespace
+
 v1::RingId RingIdProto(RingId id) {
   v1::RingId out;
   out.set_rep_node_id(id.rep);
   out.set_seq(id.seq);
   return out;
 }
-
-}  // namespace
 
 MembershipDaemon::MembershipDaemon(EventLoop& loop,
                                    Clock& clock,
@@ -83,6 +68,12 @@ MembershipDaemon::~MembershipDaemon() {
   }
   if (pause_timer_ != 0) {
     loop_.CancelTimer(pause_timer_);
+  }
+  if (outbox_timer_) {
+    loop_.CancelTimer(*outbox_timer_);
+  }
+  if (leave_timer_) {
+    loop_.CancelTimer(*leave_timer_);
   }
 }
 
@@ -115,7 +106,7 @@ absl::StatusOr<std::unique_ptr<MembershipDaemon>> MembershipDaemon::Create(
   const std::string boot_path = absl::StrCat(config.system.state_dir, "/bootid_", local.nodeid);
   const uint64_t now_us = static_cast<uint64_t>(absl::ToUnixMicros(clock.WallNow()));
   const uint64_t boot_id = std::max(now_us, ReadNumber(boot_path) + 1);
-  if (absl::Status s = WriteFileAtomically(boot_path, absl::StrCat(boot_id, "\n")); !s.ok()) {
+  if (absl::Status s = WriteFileAtomically(boot_path, absl::StrCat(boot_id, "\n"), 0600); !s.ok()) {
     HA_LOG_WARN(kSubsys,
                 "%s: peers may take this start's packets for replays if the clock "
                 "steps back",
@@ -148,6 +139,8 @@ absl::StatusOr<std::unique_ptr<MembershipDaemon>> MembershipDaemon::Create(
   d->persisted_ring_seq_ = ReadNumber(d->ring_seq_path_);
   options.initial_ring_seq = d->persisted_ring_seq_;
   options.random_seed = boot_id ^ local.nodeid;
+  d->token_retransmit_ = options.token_retransmit;
+  d->max_payload_ = options.max_payload - 1;  // one byte is the service tag
   d->core_ = std::make_unique<TotemCore>(options);
   HA_LOG_INFO(kSubsys,
               "totem timers | token=%lldms token_retransmit=%lldms hold=%lldms join=%lldms "
@@ -224,13 +217,36 @@ absl::Status MembershipDaemon::Start() {
   return absl::OkStatus();
 }
 
-void MembershipDaemon::Leave() {
+void MembershipDaemon::Leave(std::function<void()> done) {
+  if (leaving_) {
+    return;  // a second SIGTERM while leaving
+  }
+  leaving_ = true;
   if (quorum_) {
     ApplyQuorum(quorum_->Leave());
   }
-  // Give the ring a moment to carry votequorum's leave before the totem leave.
+  // votequorum's leave goes out with the token: wait (at most two token timeouts) until nothing
+  // is waiting to be sent, then leave the ring.
+  leave_done_ = std::move(done);
+  leave_deadline_ = clock_.MonotonicNow() +
+                    2 * absl::Milliseconds(config_.totem.EffectiveToken(config_.nodes.size()));
+  FinishLeave();
+}
+
+void MembershipDaemon::FinishLeave() {
+  if ((!outbox_.empty() || core_->send_queue_size() > 0) &&
+      clock_.MonotonicNow() < leave_deadline_) {
+    leave_timer_ = loop_.AddTimer(absl::Milliseconds(5), [this] {
+      leave_timer_.reset();
+      FinishLeave();
+    });
+    return;
+  }
   Apply(core_->Leave(clock_.MonotonicNow()));
   HA_LOG_NOTICE(kSubsys, "left the ring");
+  if (leave_done_) {
+    leave_done_();
+  }
 }
 
 void MembershipDaemon::CloseWatchers() {
@@ -238,12 +254,40 @@ void MembershipDaemon::CloseWatchers() {
   quorum_watchers_.Close();
 }
 
-absl::Status MembershipDaemon::Submit(RingService service, std::string payload, bool safe) {
+void MembershipDaemon::Send(RingService service, std::string payload, bool safe) {
   payload.insert(payload.begin(), static_cast<char>(service));
-  Effects effects;
-  absl::Status s = core_->Submit(clock_.MonotonicNow(), std::move(payload), safe, effects);
-  Apply(std::move(effects));
-  return s;
+  outbox_.push_back(Pending{std::move(payload), safe});
+  FlushOutbox();
+}
+
+void MembershipDaemon::FlushOutbox() {
+  // Submitting can come back here (a delivery that sends): the outer call drains the queue.
+  if (flushing_) {
+    return;
+  }
+  flushing_ = true;
+  while (!outbox_.empty()) {
+    Effects effects;
+    absl::Status s = core_->Submit(
+        clock_.MonotonicNow(), outbox_.front().payload, outbox_.front().safe, effects);
+    Apply(std::move(effects));
+    if (absl::IsResourceExhausted(s)) {
+      // The ring's queue is full: try again shortly, in order.
+      if (!outbox_timer_) {
+        outbox_timer_ = loop_.AddTimer(absl::Milliseconds(5), [this] {
+          outbox_timer_.reset();
+          FlushOutbox();
+        });
+      }
+      break;
+    }
+    if (!s.ok()) {
+      HA_LOG_ERROR(kSubsys, "cannot send a ring message: %s", s.ToString().c_str());
+      Count("totem.tx_refused");
+    }
+    outbox_.pop_front();
+  }
+  flushing_ = false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,13 +339,22 @@ void MembershipDaemon::OnDatagram(uint32_t source_node, absl::string_view datagr
                  packet.ok() ? "sender mismatch" : packet.status().ToString().c_str());
     return;
   }
+  last_heard_[packet->sender()] = clock_.MonotonicNow();
   Apply(core_->OnPacket(clock_.MonotonicNow(), *packet));
 }
 
 void MembershipDaemon::OnPeerUnreachable(uint32_t node) {
   Count("totem.peer_port_unreachable");
+  // ICMP is not authenticated: take it as a hint, acted on only for a node that has also been
+  // silent for a token retransmit interval (a live member is heard every rotation).
+  const absl::Time now = clock_.MonotonicNow();
+  auto heard = last_heard_.find(node);
+  if (heard != last_heard_.end() && now - heard->second < token_retransmit_) {
+    Count("totem.peer_unreachable_ignored");
+    return;
+  }
   HA_LOG_DEBUG(kSubsys, "node %u's port is unreachable", node);
-  Apply(core_->OnPeerUnreachable(clock_.MonotonicNow(), node));
+  Apply(core_->OnPeerUnreachable(now, node));
 }
 
 void MembershipDaemon::SendPacket(const Outgoing& out) {
@@ -360,7 +413,6 @@ void MembershipDaemon::ApplyNow(Effects effects) {
 }
 
 void MembershipDaemon::OnConfigChange(const ConfigChange& change) {
-  members_ = change.members;
   installed_at_ = clock_.WallNow();
   for (uint32_t id : change.members) {
     if (std::find(change.joined.begin(), change.joined.end(), id) != change.joined.end() ||
@@ -376,6 +428,7 @@ void MembershipDaemon::OnConfigChange(const ConfigChange& change) {
                 absl::StrJoin(change.joined, " ").c_str(),
                 absl::StrJoin(change.left, " ").c_str());
   PersistRingSeq();
+  last_change_ = change;
   membership_watchers_.Publish(CurrentChange(false));
   if (quorum_) {
     ApplyQuorum(quorum_->OnConfigChange(
@@ -421,10 +474,7 @@ void MembershipDaemon::OnDelivery(const Delivery& delivery) {
 
 void MembershipDaemon::ApplyQuorum(VoteQuorum::Effects effects) {
   for (const vqwire::Message& message : effects.multicast) {
-    absl::Status s = Submit(RingService::kVoteQuorum, EncodeVoteQuorumMessage(message), false);
-    if (!s.ok()) {
-      HA_LOG_WARN("quorum", "cannot multicast: %s", s.ToString().c_str());
-    }
+    Send(RingService::kVoteQuorum, EncodeVoteQuorumMessage(message), false);
   }
   if (effects.cancel_timer && quorum_timer_) {
     loop_.CancelTimer(*quorum_timer_);
@@ -491,7 +541,8 @@ void MembershipDaemon::PersistRingSeq() {
   if (seq <= persisted_ring_seq_) {
     return;
   }
-  if (absl::Status s = WriteFileAtomically(ring_seq_path_, absl::StrCat(seq, "\n")); !s.ok()) {
+  if (absl::Status s = WriteFileAtomically(ring_seq_path_, absl::StrCat(seq, "\n"), 0600);
+      !s.ok()) {
     HA_LOG_WARN(kSubsys, "%s", s.ToString().c_str());
     return;
   }
@@ -510,7 +561,8 @@ v1::Node MembershipDaemon::NodeProto(uint32_t id) const {
       node.add_addresses(a);
     }
   }
-  const bool member = std::find(members_.begin(), members_.end(), id) != members_.end();
+  const bool member = std::find(last_change_.members.begin(), last_change_.members.end(), id) !=
+                      last_change_.members.end();
   auto it = join_count_.find(id);
   const uint32_t joins = it == join_count_.end() ? 0 : it->second;
   node.set_state(member ? v1::NODE_MEMBER : joins > 0 ? v1::NODE_LEFT : v1::NODE_NEVER_SEEN);
@@ -520,8 +572,8 @@ v1::Node MembershipDaemon::NodeProto(uint32_t id) const {
 
 v1::GetMembershipResponse MembershipDaemon::Membership() const {
   v1::GetMembershipResponse out;
-  *out.mutable_ring_id() = RingIdProto(core_->ring_id());
-  std::set<uint32_t> ids(members_.begin(), members_.end());
+  *out.mutable_ring_id() = RingIdProto(last_change_.ring_id);
+  std::set<uint32_t> ids(last_change_.members.begin(), last_change_.members.end());
   for (const auto& node : config_.nodes) {
     ids.insert(node.nodeid);
   }
@@ -535,9 +587,17 @@ v1::GetMembershipResponse MembershipDaemon::Membership() const {
 
 v1::MembershipChange MembershipDaemon::CurrentChange(bool initial) const {
   v1::MembershipChange out;
-  *out.mutable_ring_id() = RingIdProto(core_->ring_id());
-  for (uint32_t id : members_) {
+  *out.mutable_ring_id() = RingIdProto(last_change_.ring_id);
+  for (uint32_t id : last_change_.members) {
     *out.add_members() = NodeProto(id);
+  }
+  if (!initial) {
+    for (uint32_t id : last_change_.joined) {
+      *out.add_joined() = NodeProto(id);
+    }
+    for (uint32_t id : last_change_.left) {
+      *out.add_left() = NodeProto(id);
+    }
   }
   out.set_initial(initial);
   out.set_time_unix_ms(absl::ToUnixMillis(installed_at_));
@@ -548,7 +608,7 @@ v1::GetRingsResponse MembershipDaemon::Rings() const {
   v1::GetRingsResponse out;
   out.set_local_node_id(local_id_);
   out.set_rrp_mode(config_.totem.rrp_mode);
-  out.set_transport(config_.totem.transport);
+  out.set_transport("udpu");  // what runs, whatever the configuration says (see docs)
   v1::Ring* ring = out.add_rings();
   ring->set_ring_number(0);
   if (const config::NodeConfig* c = config_.FindNode(local_id_); c && !c->ring_addrs.empty()) {
@@ -556,6 +616,7 @@ v1::GetRingsResponse MembershipDaemon::Rings() const {
   }
   ring->set_state(v1::RING_ACTIVE);
   ring->set_problem_threshold(static_cast<uint32_t>(config_.totem.rrp_problem_count_threshold));
+  // One ring until redundant rings land (issue 4): it is never marked faulty.
   ring->set_detail("ring 0 active with no faults");
   return out;
 }
@@ -577,7 +638,6 @@ std::map<std::string, uint64_t> MembershipDaemon::Counters() const {
       {"operational_entered", c.operational_entered},
       {"operational_token_lost", c.operational_token_lost},
       {"gather_entered", c.gather_entered},
-      {"gather_token_lost", c.gather_token_lost},
       {"commit_entered", c.commit_entered},
       {"commit_token_lost", c.commit_token_lost},
       {"recovery_entered", c.recovery_entered},
@@ -608,7 +668,9 @@ std::map<std::string, uint64_t> MembershipDaemon::Counters() const {
     out["faults.delayed"] = f.delayed;
     out["faults.corrupted"] = f.corrupted;
   }
-  out["ring.0.problem_counter"] = 0;
+  if (groups_ != nullptr) {
+    groups_->AddCounters(out);
+  }
   return out;
 }
 

@@ -38,7 +38,11 @@ class RingClient {
   virtual ~RingClient() = default;
   virtual void OnRingDelivery(const Delivery& delivery, absl::string_view payload) = 0;
   virtual void OnRingChange(const ConfigChange& change) = 0;
+  // Adds its runtime counters ("cpg.*") to `counters`.
+  virtual void AddCounters(std::map<std::string, uint64_t>& counters) const = 0;
 };
+
+v1::RingId RingIdProto(RingId id);
 
 class MembershipDaemon {
  public:
@@ -52,11 +56,15 @@ class MembershipDaemon {
 
   // Binds the transport and enters the ring.
   absl::Status Start();
-  // Graceful shutdown: tells votequorum and the ring; the others drop this node at once.
-  void Leave();
+  // Graceful shutdown: multicasts votequorum's leave, waits (at most two token timeouts) for
+  // it to go out, then leaves the ring (the others drop this node at once); then `done`.
+  void Leave(std::function<void()> done);
 
-  // Submits `payload` for `service` to the ring. RESOURCE_EXHAUSTED when the send queue is full.
-  absl::Status Submit(RingService service, std::string payload, bool safe);
+  // Queues `payload` for `service` on the ring. Never dropped: what the ring's full queue
+  // refuses waits here and goes later, in order (callers bound what they send).
+  void Send(RingService service, std::string payload, bool safe);
+  // The largest payload a service may send (the ring's limit minus the service tag).
+  size_t max_payload() const { return max_payload_; }
   void SetGroupsClient(RingClient* client) { groups_ = client; }
 
   // Loop thread only: snapshots for the APIs.
@@ -66,7 +74,7 @@ class MembershipDaemon {
   std::map<std::string, uint64_t> Counters() const;
   v1::QuorumState Quorum() const;
   uint32_t local_node_id() const { return local_id_; }
-  RingId ring_id() const { return core_->ring_id(); }
+  RingId ring_id() const { return last_change_.ring_id; }
 
   // corosync-quorumtool -e / -v: validated now; `done` gets the state once the change is agreed
   // (delivered back here), or the refusal. Loop thread only.
@@ -91,6 +99,8 @@ class MembershipDaemon {
   void OnPeerUnreachable(uint32_t node);
   void Apply(Effects effects);
   void ApplyNow(Effects effects);
+  void FlushOutbox();
+  void FinishLeave();
   void ApplyQuorum(VoteQuorum::Effects effects);
   void SendPacket(const Outgoing& out);
   void OnConfigChange(const ConfigChange& change);
@@ -119,7 +129,22 @@ class MembershipDaemon {
   std::optional<VoteQuorum> quorum_;
   RingClient* groups_ = nullptr;
 
-  std::deque<Effects> queued_;  // effects produced while others are being applied
+  struct Pending {
+    std::string payload;
+    bool safe = false;
+  };
+  std::deque<Pending> outbox_;  // refused by a full ring queue: retried in order
+  bool flushing_ = false;
+  bool leaving_ = false;
+  std::function<void()> leave_done_;
+  absl::Time leave_deadline_;
+  std::optional<EventLoop::TimerId> leave_timer_;
+  std::optional<EventLoop::TimerId> outbox_timer_;
+  size_t max_payload_ = 0;
+  absl::Duration token_retransmit_;
+  std::map<uint32_t, absl::Time> last_heard_;  // last authenticated packet from each node
+  ConfigChange last_change_;                   // the configuration the APIs show
+  std::deque<Effects> queued_;                 // effects produced while others are being applied
   bool applying_ = false;
   std::optional<EventLoop::TimerId> timer_;
   std::optional<absl::Time> timer_deadline_;
@@ -129,7 +154,6 @@ class MembershipDaemon {
   uint64_t persisted_ring_seq_ = 0;
 
   // Membership as the APIs show it.
-  std::vector<uint32_t> members_;
   std::map<uint32_t, uint32_t> join_count_;
   absl::Time installed_at_;
   std::map<std::string, uint64_t> counters_;

@@ -305,7 +305,6 @@ void TotemCore::EnterGather(absl::Time now, const char* why) {
   commit_last_index_ = 0;
   next_ = RingLog{};
   recovery_queue_.clear();
-  recovery_old_ring_.reset();
   recovery_high_ = 0;
   my_fcc_ = 0;
   my_backlog_ = 0;
@@ -374,7 +373,6 @@ void TotemCore::EnterRecovery(absl::Time now, const wire::CommitToken& token) {
   next_.members.assign(token.members().begin(), token.members().end());
 
   // The members that come from my old ring recover its messages among themselves.
-  recovery_old_ring_ = cur_.id;
   uint64_t low = UINT64_MAX;
   uint64_t high = 0;
   for (const auto& info : token.info()) {
@@ -488,7 +486,6 @@ void TotemCore::EnterOperational(absl::Time now) {
   consensus_.clear();
   commit_.reset();
   recovery_queue_.clear();
-  recovery_old_ring_.reset();
   recovery_high_ = 0;
   consensus_at_.reset();
   join_at_.reset();
@@ -523,7 +520,6 @@ void TotemCore::HandleToken(absl::Time now, NodeId from, const wire::Token& toke
 
 void TotemCore::HandleMessage(absl::Time now, NodeId from, const wire::Message& message) {
   (void)from;
-  (void)now;
   const RingId id = FromWire(message.ring_id());
   RingLog* log = nullptr;
   if (id == cur_.id && (state_ == TotemState::kOperational || state_ == TotemState::kGather)) {
@@ -544,8 +540,12 @@ void TotemCore::HandleMessage(absl::Time now, NodeId from, const wire::Message& 
     sent_token_.reset();
     token_retransmit_at_.reset();
   }
+  const bool new_seq = message.seq() > log->high_seq;
   if (!log->Insert(message)) {
     return;
+  }
+  if (new_seq && state_ != TotemState::kGather) {
+    token_loss_at_ = now + options_.token;  // deviation 6: the token just moved
   }
   if (log == &next_ && message.has_recovered() &&
       FromWire(message.recovered().ring_id()) == cur_.id) {
@@ -668,6 +668,9 @@ void TotemCore::HandleMergeDetect(absl::Time now, NodeId from, const wire::Merge
     return;
   }
   if (state_ == TotemState::kOperational) {
+    if (Contains(cur_.members, from)) {
+      return;  // delayed, from before this ring formed
+    }
     proc_.insert(from);
     EnterGather(now, "merge detected");
   } else if (state_ == TotemState::kGather && proc_.count(from) == 0 && fail_.count(from) == 0) {
@@ -685,7 +688,9 @@ void TotemCore::HandleHoldCancel(absl::Time now, NodeId from) {
 }
 
 void TotemCore::HandleLeave(absl::Time now, NodeId from, const wire::Leave& leave) {
-  (void)leave;
+  if (FromWire(leave.ring_id()).seq < cur_.id.seq) {
+    return;  // sent before this ring formed: perhaps by an earlier run of a node now back
+  }
   const bool known = proc_.count(from) != 0 || Contains(cur_.members, from);
   if (!known || fail_.count(from) != 0) {
     return;

@@ -22,14 +22,21 @@
 //
 // Deviations from the paper and from corosync, numbered:
 //  1. Only the representative holds an idle ring's token (for `hold`), instead of every member,
-//     so an idle rotation costs one hold and the token retransmit timer never fires spuriously;
-//     a member with something to send unicasts TokenHoldCancel to it.
+//     so an idle rotation costs one hold (the member before it may resend the token once during
+//     a hold longer than token_retransmit; the copy is dropped); a member with something to send
+//     unicasts TokenHoldCancel to it.
+//  6. A new message of the current ring (a seq never seen) also restarts the token loss timer:
+//     someone held the token just now. Each lost hop of a rotation delays the token by a
+//     retransmit interval, and on a busy ring this keeps scattered losses from adding up.
 //  2. Recovery completes when a member sees the token twice in a row with nothing pending
 //     (backlog 0, aru == seq, unchanged seq) instead of corosync's retrans_flg counting; a member
 //     sends no new messages on the visit it becomes operational, so the others see the same.
 //  3. Old-ring messages after the first hole are discarded at the transition (nobody of the
 //     old ring can have them all), instead of being delivered in a transitional configuration;
-//     only the regular configuration change is reported (with `left` and `joined`).
+//     only the regular configuration change is reported (with `left` and `joined`). The old
+//     ring's undelivered messages are delivered at the transition whether safe or not: a safe
+//     message is then only known to be at every member moving on with this node, not at the
+//     members that left.
 //  4. While in kCommit or kRecovery, a join from a member of the forming ring aborts it when it is
 //     fresh: sent after the commit token (ring_seq) or announcing sets that are not a subset of
 //     the agreed ones, so a view change during formation does not wait for a token loss.
@@ -69,7 +76,7 @@ struct TotemOptions {
   absl::Duration token = absl::Milliseconds(300);
   // The token (or commit token) is sent again when nothing shows the successor got it.
   absl::Duration token_retransmit = absl::Milliseconds(70);
-  // How long the representative holds an idle ring's token. Kept below token_retransmit.
+  // How long the representative holds an idle ring's token.
   absl::Duration hold = absl::Milliseconds(45);
   absl::Duration join = absl::Milliseconds(50);        // join resend interval in gather
   absl::Duration send_join = absl::ZeroDuration();     // random delay [0, send_join) before a join
@@ -135,7 +142,6 @@ struct TotemCounters {
   uint64_t operational_entered = 0;
   uint64_t operational_token_lost = 0;
   uint64_t gather_entered = 0;
-  uint64_t gather_token_lost = 0;
   uint64_t commit_entered = 0;
   uint64_t commit_token_lost = 0;
   uint64_t recovery_entered = 0;
@@ -286,8 +292,7 @@ class TotemCore {
   // Commit / recovery.
   std::optional<wire::CommitToken> commit_;  // the forming ring's commit token as last seen
   uint32_t commit_last_index_ = 0;
-  std::optional<RingId> recovery_old_ring_;  // my old ring, as written in the commit token
-  uint64_t recovery_high_ = 0;               // highest old-ring seq any of my group has
+  uint64_t recovery_high_ = 0;  // highest old-ring seq any of my group has
 
   // Timers (absent: not armed).
   std::optional<absl::Time> token_loss_at_;

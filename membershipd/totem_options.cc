@@ -14,10 +14,12 @@ TotemOptions TotemOptionsFromConfig(const config::ClusterConfig& config, uint32_
   }
   o.token = absl::Milliseconds(t.EffectiveToken(n));
   o.token_retransmit = absl::Milliseconds(std::max(1, t.EffectiveTokenRetransmit(n)));
-  // Only the representative holds an idle token, once per rotation: the hold must stay below the
-  // token retransmit timeout so that the member before it does not resend the token meanwhile.
+  // Only the representative holds an idle token, once per rotation. corosync's derived hold
+  // (0.8 retransmit - 10 ms) is a few ms with our short retransmit, which would spin an idle ring:
+  // hold at least token / 8. The member before the representative may then resend the token
+  // once during a hold; the duplicate is dropped.
   o.hold = absl::Milliseconds(
-      std::clamp(t.EffectiveHold(n), 0, std::max(0, t.EffectiveTokenRetransmit(n) - 5)));
+      t.hold.has_value() ? *t.hold : std::max(t.EffectiveHold(n), t.EffectiveToken(n) / 8));
   o.join = absl::Milliseconds(t.join);
   o.send_join = absl::Milliseconds(t.send_join);
   o.consensus = absl::Milliseconds(t.EffectiveConsensus(n));

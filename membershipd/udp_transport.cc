@@ -141,17 +141,23 @@ void UdpTransport::Send(uint32_t node, absl::string_view datagram) {
     ++stats_.tx_errors;
     return;
   }
-  const ssize_t n = sendto(fd_,
-                           datagram.data(),
-                           datagram.size(),
-                           MSG_DONTWAIT,
-                           reinterpret_cast<const sockaddr*>(&it->second.addr),
-                           it->second.len);
+  auto send = [&] {
+    return sendto(fd_,
+                  datagram.data(),
+                  datagram.size(),
+                  MSG_DONTWAIT,
+                  reinterpret_cast<const sockaddr*>(&it->second.addr),
+                  it->second.len);
+  };
+  ssize_t n = send();
+  if (n < 0 && errno == ECONNREFUSED) {
+    // A pending ICMP error, possibly about another peer, failed this send: collect it and send
+    // again, or a live peer would miss this datagram (perhaps the token).
+    DrainErrorQueue();
+    n = send();
+  }
   if (n < 0) {
     ++stats_.tx_errors;
-    if (errno == ECONNREFUSED) {
-      DrainErrorQueue();
-    }
     return;
   }
   ++stats_.tx_datagrams;

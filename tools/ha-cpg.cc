@@ -2,7 +2,7 @@
 //
 //   ha-cpg list [GROUP]            the groups and their members (like corosync-cpgtool)
 //   ha-cpg join GROUP              join, print every event, multicast each line read on stdin
-//                                  (like corosync's testcpg); leaves at end of input
+//                                  (like corosync's testcpg); leaves the group at end of input
 //   ha-cpg bench GROUP [--size B] [--count N] [--safe]
 //                                  join, multicast N messages of B bytes, wait for all of this
 //                                  process's own messages to come back; print messages/s, MB/s
@@ -34,11 +34,13 @@
 namespace {
 
 namespace v1 = ha::membership::v1;
+using ha::membership_tool::ToInt;
+using ha::membership_tool::ToolExit;
 using Clock = std::chrono::steady_clock;
 
 int Fail(const std::string& what, const grpc::Status& s) {
   std::cerr << "ha-cpg: " << what << ": " << s.error_message() << "\n";
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE ? 69 : 1;
+  return ToInt(ToolExit::kError);
 }
 
 std::string Members(const google::protobuf::RepeatedPtrField<v1::GroupMember>& members) {
@@ -151,7 +153,7 @@ int Join(v1::ProcessGroups::Stub& stub, const std::string& group) {
   });
   if (!ok) {
     std::cerr << "ha-cpg: cannot open a session (is membershipd running?)\n";
-    return 69;
+    return ToInt(ToolExit::kError);
   }
   if (grpc::Status s = JoinGroup(stub, session.id(), group); !s.ok()) {
     return Fail("JoinGroup", s);
@@ -168,8 +170,16 @@ int Join(v1::ProcessGroups::Stub& stub, const std::string& group) {
       return Fail("Multicast", s);
     }
   }
-  // Let the last messages come back before leaving.
+  // Let the last messages come back, then leave (the others see LEAVE, not PROCDOWN).
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  v1::LeaveGroupRequest leave;
+  leave.set_session_id(session.id());
+  leave.set_group(group);
+  v1::LeaveGroupResponse left;
+  auto ctx = ha::ContextWithDeadline();
+  if (grpc::Status s = stub.LeaveGroup(ctx.get(), leave, &left); !s.ok()) {
+    return Fail("LeaveGroup", s);
+  }
   return 0;
 }
 
@@ -180,11 +190,10 @@ int Bench(
   std::vector<double> latencies_us;
   int received = 0;
   Session session(stub, "ha-cpg bench");
-  uint32_t my_pid = 0;
-  uint32_t my_node = 0;
+  // pid() and node() are set before the reader thread starts.
   const bool ok = session.Start([&](const v1::GroupEvent& e) {
-    if (!e.has_message() || e.message().sender_pid() != my_pid ||
-        e.message().sender_node_id() != my_node) {
+    if (!e.has_message() || e.message().sender_pid() != session.pid() ||
+        e.message().sender_node_id() != session.node()) {
       return;
     }
     const auto now = Clock::now();
@@ -201,10 +210,8 @@ int Bench(
   });
   if (!ok) {
     std::cerr << "ha-cpg: cannot open a session (is membershipd running?)\n";
-    return 69;
+    return ToInt(ToolExit::kError);
   }
-  my_pid = session.pid();
-  my_node = session.node();
   if (grpc::Status s = JoinGroup(stub, session.id(), group); !s.ok()) {
     return Fail("JoinGroup", s);
   }
@@ -266,7 +273,7 @@ int Bench(
       received * static_cast<double>(payload.size()) / seconds / 1e6,
       pct(0.5),
       pct(0.99));
-  return received >= count ? 0 : 1;
+  return ToInt(received >= count ? ToolExit::kOk : ToolExit::kError);
 }
 
 }  // namespace
@@ -299,7 +306,7 @@ int main(int argc, char** argv) {
       ha::membership_tool::ResolveRunDir(config_path, run_dir, std::getenv("HA_CONFIG"));
   if (!dir.ok()) {
     std::cerr << "ha-cpg: " << dir.status().message() << "\n";
-    return static_cast<int>(ha::ExitCode::kConfig);
+    return ToInt(ToolExit::kConfig);
   }
   auto stub =
       v1::ProcessGroups::NewStub(ha::ConnectUnix(ha::membership_tool::MembershipSocket(*dir)));

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/atomic_file.h"
 #include "common/exit_codes.h"
 #include "membershipd/frame_crypto.h"
 
@@ -49,64 +50,6 @@ absl::Status FillRandom(std::vector<unsigned char>& buf) {
   return absl::OkStatus();
 }
 
-absl::Status WriteAll(int fd, const std::vector<unsigned char>& buf, const std::string& name) {
-  size_t done = 0;
-  while (done < buf.size()) {
-    const ssize_t n = ::write(fd, buf.data() + done, buf.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return ErrnoError(absl::StrCat("cannot write ", name));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
-// Writes `key` to `path` with mode 0400, replacing it atomically.
-absl::Status WriteKeyFile(const std::string& path, const std::vector<unsigned char>& key) {
-  std::filesystem::path target(path);
-  std::filesystem::path dir = target.parent_path();
-  if (dir.empty()) {
-    dir = ".";
-  }
-  std::string tmp = (dir / (target.filename().string() + ".XXXXXX")).string();
-  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) {
-    return ErrnoError(absl::StrCat("cannot create a file in ", dir.string()));
-  }
-  absl::Status status;
-  if (::fchmod(fd, S_IRUSR) != 0) {
-    status = ErrnoError(absl::StrCat("cannot set the mode of ", tmp));
-  }
-  if (status.ok()) {
-    status = WriteAll(fd, key, tmp);
-  }
-  if (status.ok() && ::fsync(fd) != 0) {
-    status = ErrnoError(absl::StrCat("cannot sync ", tmp));
-  }
-  if (::close(fd) != 0 && status.ok()) {
-    status = ErrnoError(absl::StrCat("cannot close ", tmp));
-  }
-  if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    status = ErrnoError(absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  if (!status.ok()) {
-    ::unlink(tmp.c_str());
-    return status;
-  }
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) {
-    return ErrnoError(absl::StrCat("cannot open ", dir.string()));
-  }
-  if (::fsync(dir_fd) != 0) {
-    status = ErrnoError(absl::StrCat("cannot sync ", dir.string()));
-  }
-  ::close(dir_fd);
-  return status;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,7 +74,7 @@ int main(int argc, char** argv) {
   absl::Status status = FillRandom(key);
   if (status.ok()) {
     std::cout << "Writing key to " << key_file << ".\n";
-    status = WriteKeyFile(key_file, key);
+    status = ha::WriteFileAtomically(key_file, std::string(key.begin(), key.end()), S_IRUSR);
   }
   explicit_bzero(key.data(), key.size());
   if (!status.ok()) {

@@ -6,9 +6,12 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <map>
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "config/cluster_config.h"
+#include "membershipd/totem_options.h"
 #include "tests/seeded_runs.h"
 #include "tests/sim/sim_options.h"
 #include "tests/sim/totem_invariants.h"
@@ -131,6 +134,47 @@ TEST_CASE("a graceful leave shrinks the ring without waiting for timeouts") {
   // No token loss, no consensus timeout: a couple of join rounds.
   CHECK(sim.now() - left < o.join * 3);
   CHECK(sim.core(1)->counters().operational_token_lost == 0);
+}
+
+// The "5% packet loss causes no membership change", with the daemon's default timers
+// for each cluster size: after the ring formed, loss alone (no partition, no kill) must not cost
+// a token or change the membership, idle or carrying traffic.
+TEST_CASE("5% loss changes no membership with the default timers") {
+  for (int n : {3, 5, 8, 16}) {
+    for (uint32_t seed = 1; seed <= 3; ++seed) {
+      config::ClusterConfig config;
+      for (int i = 1; i <= n; ++i) {
+        config::NodeConfig node;
+        node.nodeid = static_cast<uint32_t>(i);
+        config.nodes.push_back(node);
+      }
+      TotemSim sim(n, seed, membership::TotemOptionsFromConfig(config, 1));
+      sim.RunFor(absl::Seconds(3));
+      REQUIRE(CheckConverged(sim) == "");
+      std::map<NodeId, uint64_t> gathers_before;
+      for (NodeId id : sim.nodes()) {
+        gathers_before[id] = sim.core(id)->counters().gather_entered;
+      }
+      NetworkFaults faults;
+      faults.drop = 0.05;
+      sim.SetFaults(faults);
+      std::mt19937_64 rng(seed);
+      const absl::Time end = sim.now() + absl::Seconds(30);
+      while (sim.now() < end) {
+        // Half the time idle (the held token), half the time busy.
+        if (absl::ToInt64Seconds(end - sim.now()) % 10 < 5) {
+          sim.Submit(static_cast<NodeId>(1 + rng() % n));
+        }
+        sim.RunFor(absl::Milliseconds(5));
+      }
+      INFO(n << " nodes, seed " << seed);
+      for (NodeId id : sim.nodes()) {
+        CHECK(sim.core(id)->counters().operational_token_lost == 0);
+        CHECK(sim.core(id)->counters().gather_entered == gathers_before[id]);
+      }
+      CHECK(CheckSafety(sim) == "");
+    }
+  }
 }
 
 std::string RandomRun(uint32_t seed, int min_nodes, int max_nodes, absl::Duration chaos) {
