@@ -9,7 +9,7 @@ packages=(
   # libraries (see docs/architecture.md for why each one)
   libqb-dev libqb-tools
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
-  libabsl-dev catch2 libpugixml-dev libssl-dev libcli11-dev nlohmann-json3-dev
+  libabsl-dev catch2 libpugixml-dev libssl-dev libcli11-dev nlohmann-json3-dev libbz2-dev
   # resource agents that lrmd's tests run (ocf:heartbeat:*, ocf:pacemaker:*)
   resource-agents pacemaker-resource-agents
   # what the local-cluster script and the end-to-end tests run
