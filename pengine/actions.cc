@@ -6,6 +6,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "pengine/digest.h"
 #include "pengine/score.h"
 
 namespace ha::pengine {
@@ -127,8 +129,8 @@ class ActionBuilder {
     std::vector<Node*> nodes;
     for (auto& node : ws_.nodes)
       nodes.push_back(node.get());
-    if (ws_.options.suicide)
-      std::reverse(nodes.begin(), nodes.end());
+    // Pacemaker lists fencing in reverse node order.
+    std::reverse(nodes.begin(), nodes.end());
     for (Node* node_ptr : nodes) {
       Node* node = node_ptr;
       if (!node->unclean || !CanFence(*node))
@@ -203,8 +205,39 @@ class ActionBuilder {
       StopOn(rsc, false);
     if (rsc.role == Role::kStopped && rsc.next_role == Role::kStarted)
       StartOn(rsc, chosen, false);
+    if (rsc.role == Role::kStarted && rsc.next_role == Role::kStarted && current == chosen &&
+        !need_stop)
+      CheckDefinition(rsc, chosen);
     if (rsc.next_role != Role::kStopped && chosen)
       CreateMonitors(rsc, chosen);
+  }
+
+  // Restarts (or reloads) a resource whose parameters changed since it was started here.
+  void CheckDefinition(Resource& rsc, Node* node) {
+    auto it = rsc.last_start_op.find(node);
+    if (it == rsc.last_start_op.end())
+      return;
+    pugi::xml_node op = it->second;
+    std::string recorded = op.attribute("op-digest").value();
+    std::string recorded_restart = op.attribute("op-restart-digest").value();
+    bool restart = false;
+    if (!recorded_restart.empty()) {
+      std::set<std::string> names =
+          absl::StrSplit(op.attribute("op-force-restart").value(), ' ', absl::SkipEmpty());
+      restart = ParametersDigest(rsc.params, names) != recorded_restart;
+    }
+    bool changed = recorded.empty() || recorded != ParametersDigest(rsc.params);
+    if (!restart && !changed)
+      return;
+    if (!restart && !recorded_restart.empty()) {
+      rsc.reload = true;
+      return;
+    }
+    Action* start = Get(&rsc, "start", node, true);
+    if (start->reason.empty())
+      start->reason = "resource definition change";
+    if (start->runnable)
+      start->optional = false;
   }
 
   void CreateMonitors(Resource& rsc, Node* node) {

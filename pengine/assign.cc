@@ -132,9 +132,10 @@ class Assigner {
       if (tc.role == Role::kPromoted)
         continue;
       bool running = !tc.rsc->running_on.empty();
-      if (running && tc.loss_policy == "freeze")
+      // A revoked ticket applies the loss-policy; a ticket in standby just stops.
+      if (running && tc.loss_policy == "freeze" && !ticket.granted)
         continue;
-      if (running && tc.loss_policy == "fence" && ticket.standby == false) {
+      if (running && tc.loss_policy == "fence" && !ticket.granted) {
         for (Node* node : tc.rsc->running_on) {
           if (!node->unclean)
             node->fence_reason = "deadman ticket was lost";

@@ -124,6 +124,10 @@ struct Resource {
   Node* assigned = nullptr;
   std::map<Node*, int> final_weights;  // as placement saw them (crm_simulate -s)
   std::set<Node*> history_on;          // nodes with an lrm_resource entry (probed)
+  // The successful start (or migrate_from) still in effect per node: its op-digest says with
+  // which parameters the resource runs there.
+  std::map<Node*, pugi::xml_node> last_start_op;
+  bool reload = false;  // parameters changed that the agent can take without a restart
   Role next_role = Role::kUnknown;
   bool assigning = false, provisional = true, merging = false;
   std::string stop_reason;  // why next_role became Stopped

@@ -1,7 +1,10 @@
 #include "pengine/score.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstdlib>
+#include <string>
 
 namespace ha::pengine {
 
@@ -33,9 +36,13 @@ int ParseScore(std::string_view text, const ScoreColours& colours) {
     return colours.yellow;
   if (text == "green")
     return colours.green;
-  long long value = 0;
-  if (!ParseInteger(text, value))
-    return 0;
+  // Like strtoll, as Pacemaker: the leading integer counts ("2.0" is 2), trailing text is
+  // ignored, no digits at all is 0.
+  std::string copy(text);
+  errno = 0;
+  long long value = std::strtoll(copy.c_str(), nullptr, 10);
+  if (errno == ERANGE)
+    value = value < 0 ? -kInfinity : kInfinity;
   return static_cast<int>(std::clamp<long long>(value, -kInfinity, kInfinity));
 }
 

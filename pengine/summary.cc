@@ -60,6 +60,10 @@ void SummarizePrimitive(const WorkingSet& ws, const Resource& rsc, std::vector<s
   if (rsc.role == rsc.next_role) {
     if (!next)
       return;
+    if (rsc.reload) {
+      out.push_back(Item("Reload", rsc, current, next, start, nullptr));
+      return;
+    }
     if (!start || start->optional)
       return;
     if (!start->runnable) {

@@ -319,9 +319,11 @@ class HistoryReplay {
     if (op.task == "start" || op.task == "migrate_from") {
       role_ = Role::kStarted;
       clear = true;
+      rsc_.last_start_op[&node_] = op.xml;
     } else if (op.task == "stop") {
       role_ = Role::kStopped;
       clear = true;
+      rsc_.last_start_op.erase(&node_);
     } else if (op.task == "promote") {
       role_ = Role::kPromoted;
       clear = true;

@@ -379,6 +379,83 @@ class Minimizer:
             self.root = candidate
 
 
+def describe(root):
+    """A compact text rendering of a (minimized) CIB, for reading disagreements quickly."""
+    out = []
+    opts = [f"{nv.get('name')}={nv.get('value')}"
+            for nv in root.find("configuration/crm_config").iter("nvpair")]
+    if root.get("have-quorum") in ("0", "false"):
+        opts.append("no quorum")
+    defaults = root.find("configuration/rsc_defaults")
+    if defaults is not None:
+        opts += [f"rsc_defaults {nv.get('name')}={nv.get('value')}" for nv in defaults.iter("nvpair")]
+    out.append("options: " + ", ".join(opts))
+    states = {s.get("uname"): s for s in root.iter("node_state")}
+    nodes = []
+    for node in root.iter("node"):
+        st = states.get(node.get("uname"))
+        if st is None:
+            what = "unseen"
+        elif st.get("crmd") == "online":
+            what = "online"
+        elif st.get("expected") == "member":
+            what = "unclean"
+        else:
+            what = "offline"
+        attrs = [f"{nv.get('name')}={nv.get('value')}" for nv in node.iter("nvpair")]
+        nodes.append(f"{node.get('uname')}({what}{''.join(', ' + a for a in attrs)})")
+    out.append("nodes: " + " ".join(nodes))
+
+    def prim(p):
+        meta = [f"{nv.get('name')}={nv.get('value')}" for m in p.findall("meta_attributes")
+                for nv in m]
+        meta += [f"{op.get('name')} on-fail={op.get('on-fail')}" for op in p.iter("op")
+                 if op.get("on-fail")]
+        return p.get("id") + (f"[{', '.join(meta)}]" if meta else "")
+
+    rscs = []
+    for r in root.find("configuration/resources"):
+        if r.tag == "group":
+            meta = [f"{nv.get('name')}={nv.get('value')}" for m in r.findall("meta_attributes")
+                    for nv in m]
+            rscs.append(f"{r.get('id')}{'[' + ', '.join(meta) + ']' if meta else ''}("
+                        + " ".join(prim(p) for p in r.findall("primitive")) + ")")
+        else:
+            rscs.append(prim(r))
+    out.append("resources: " + " ".join(rscs))
+    for con in root.find("configuration/constraints"):
+        sets = [" ".join(r.get("id") for r in rs) for rs in con.iter("resource_set")]
+        if con.tag == "rsc_location":
+            where = con.get("node")
+            if where is None:
+                rule = con.find("rule")
+                expr = rule.find("expression")
+                where = f"rule(#uname {expr.get('operation')} {expr.get('value')})"
+                score = rule.get("score")
+            else:
+                score = con.get("score")
+            out.append(f"location {con.get('rsc')} @ {where} = {score}")
+        elif con.tag == "rsc_colocation":
+            what = f"set({sets[0]})" if sets else f"{con.get('rsc')} with {con.get('with-rsc')}"
+            out.append(f"colocation {what} = {con.get('score')}")
+        elif con.tag == "rsc_order":
+            what = f"set({sets[0]})" if sets else f"{con.get('first')} then {con.get('then')}"
+            extra = f" symmetrical={con.get('symmetrical')}" if con.get("symmetrical") else ""
+            out.append(f"order {what} {con.get('kind')}{extra}")
+    for st in root.iter("node_state"):
+        hist = []
+        for lr in st.iter("lrm_resource"):
+            ops = sorted({(int(o.get("call-id")), o.get("operation"), o.get("interval"),
+                           o.get("rc-code")) for o in lr.iter("lrm_rsc_op")})
+            hist.append(lr.get("id") + ":" + ",".join(
+                f"{op}{'' if iv == '0' else '/' + iv}={rc}" for _, op, iv, rc in ops))
+        attrs = [f"{nv.get('name')}={nv.get('value')}" for ta in st.iter("transient_attributes")
+                 for nv in ta.iter("nvpair")]
+        if hist or attrs:
+            out.append(f"status {st.get('uname')}: " + " ".join(hist + attrs))
+    return "\n".join(out)
+
+
 # --- driving ---------------------------------------------------------------------------------
 
 def parse_seeds(text):
@@ -520,7 +597,7 @@ def run_all(args):
             print("  ours:      " + (" | ".join(r["min_ours"]) if r["min_ours"] is not None
                                      else r["min_ours_error"]))
             if args.verbose:
-                print(r["min_xml"])
+                print("    " + describe(ET.fromstring(r["min_xml"])).replace("\n", "\n    "))
             if args.record:
                 record(r)
     if args.record and counts["disagree"]:
