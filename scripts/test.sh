@@ -3,7 +3,7 @@
 #   1. the formatting check (clang-format);
 #   2. the test suite (unit, simulation, integration, end-to-end) on the normal build;
 #   3. the same suite on an AddressSanitizer + UndefinedBehaviorSanitizer build;
-#   4. the fuzzers (configuration parser, totem wire layer), briefly.
+#   4. the fuzzers (configuration parser, totem wire layer, CIB XML and patchsets), briefly.
 # scripts/test.sh --quick runs only 1 and 2. Long runs (label `long`) are opt-in: HA_LONG_TESTS=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,8 +45,9 @@ if [ $quick -eq 0 ]; then
   if [ ! -f build-fuzz/CMakeCache.txt ]; then
     CC=clang CXX=clang++ cmake -S . -B build-fuzz -DHA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
-  cmake --build build-fuzz -j2 --target conf_fuzz wire_fuzz
-  for fuzzer in config/conf_fuzz:config/fuzz_corpus membershipd/wire_fuzz:membershipd/wire_fuzz_corpus; do
+  cmake --build build-fuzz -j2 --target conf_fuzz wire_fuzz cib_xml_fuzz
+  for fuzzer in config/conf_fuzz:config/fuzz_corpus membershipd/wire_fuzz:membershipd/wire_fuzz_corpus \
+      cibd/cib_xml_fuzz:cibd/cib_fuzz_corpus; do
     echo "== fuzzing ${fuzzer%%:*} (${fuzz_seconds} s)"
     work=$(mktemp -d)
     ./build-fuzz/"${fuzzer%%:*}" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
