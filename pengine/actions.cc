@@ -4,6 +4,7 @@
 #include "pengine/actions.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -210,6 +211,22 @@ class ActionBuilder {
       CheckDefinition(rsc, chosen);
     if (rsc.next_role != Role::kStopped && chosen)
       CreateMonitors(rsc, chosen);
+    // A live migration instead of stop + start, where the agent and the situation allow it.
+    bool moving = current && chosen && current != chosen && rsc.running_on.size() == 1;
+    if (moving && rsc.allow_migrate && !rsc.failed && !rsc.pending_start && current->online &&
+        !current->unclean && rsc.next_role == Role::kStarted) {
+      Action* migrate_to = Get(&rsc, "migrate_to", current, false);
+      Action* migrate_from = Get(&rsc, "migrate_from", chosen, false);
+      Order(migrate_to, migrate_from, kOrderRunnableLeft | kOrderImpliesThen);
+      for (Action* stop : Actions(&rsc, "stop")) {
+        Order(migrate_from, stop, kOrderOptional);
+        migrating_starts_.insert(stop);
+      }
+      for (Action* start : Actions(&rsc, "start")) {
+        Order(start, migrate_to, kOrderRunnableLeft);  // needs the start to be possible
+        migrating_starts_.insert(start);
+      }
+    }
   }
 
   // Restarts (or reloads) a resource whose parameters changed since it was started here.
@@ -422,14 +439,14 @@ class ActionBuilder {
           changed = true;
         }
         if ((order.flags & kOrderImpliesThen) && !first->optional && then->optional &&
-            !Frozen(then)) {
+            !(migrating_starts_.count(first) && then->rsc != first->rsc) && !Frozen(then)) {
           then->optional = false;
           if (then->reason.empty())
             then->reason = "required " + Describe(first);
           changed = true;
         }
         if ((order.flags & kOrderImpliesFirst) && !then->optional && first->optional &&
-            !Frozen(first)) {
+            !(migrating_starts_.count(then) && then->rsc != first->rsc) && !Frozen(first)) {
           first->optional = false;
           if (first->reason.empty())
             first->reason = "required " + Describe(then);
@@ -457,6 +474,8 @@ class ActionBuilder {
   WorkingSet& ws_;
   std::map<Resource*, std::vector<Action*>> by_rsc_;
   std::map<Node*, Action*> fencing_;
+  // The start and stop of a live migration: they make nothing ordered with them restart.
+  std::set<Action*> migrating_starts_;
 };
 
 }  // namespace

@@ -42,10 +42,14 @@ class Assigner {
     ApplyStickinessAndFailures();
     ApplyTickets();
     IndexColocations();
+    for (auto& node : ws_.nodes)
+      node->remaining = node->utilization;
     std::vector<Resource*> order = ws_.top_level;
     std::stable_sort(order.begin(), order.end(), [](const Resource* a, const Resource* b) {
       return a->priority > b->priority;
     });
+    if (UsesUtilization())
+      SortByPlacementScores(order);
     for (Resource* rsc : order)
       Assign(rsc);
   }
@@ -256,7 +260,105 @@ class Assigner {
     rsc->provisional = false;
   }
 
+  bool UsesUtilization() const { return ws_.options.placement_strategy != "default"; }
+
+  // With a placement strategy, resources are placed in Pacemaker's process order: priority,
+  // then the score where they run, then their best scores.
+  void SortByPlacementScores(std::vector<Resource*>& order) {
+    std::vector<Node*> nodes;
+    for (auto& node : ws_.nodes)
+      nodes.push_back(node.get());
+    std::sort(nodes.begin(), nodes.end(), [](const Node* a, const Node* b) {
+      return a->uname < b->uname;
+    });
+    auto score_on = [](Resource* rsc, Node* node) {
+      Resource* first = FirstMember(rsc);
+      auto it = first->allowed.find(node);
+      return it == first->allowed.end() ? -kInfinity : it->second;
+    };
+    std::stable_sort(order.begin(), order.end(), [&](Resource* a, Resource* b) {
+      if (a->priority != b->priority)
+        return a->priority > b->priority;
+      Node* ca = FirstMember(a)->CurrentNode();
+      Node* cb = FirstMember(b)->CurrentNode();
+      int sa = ca ? score_on(a, ca) : -kInfinity;
+      int sb = cb ? score_on(b, cb) : -kInfinity;
+      if (sa != sb)
+        return sa > sb;
+      for (Node* node : nodes) {
+        int wa = score_on(a, node), wb = score_on(b, node);
+        if (wa != wb)
+          return wa > wb;
+      }
+      return false;
+    });
+  }
+
+  static bool Fits(const Node* node, const std::map<std::string, int64_t>& needed) {
+    for (const auto& [name, amount] : needed) {
+      auto it = node->remaining.find(name);
+      if ((it == node->remaining.end() ? 0 : it->second) < amount)
+        return false;
+    }
+    return true;
+  }
+
+  // Nodes without the capacity for the resource (and, for a group's first member, the whole
+  // group when some node could hold it) cannot take it.
+  void BanInsufficientCapacity(Resource* rsc) {
+    std::map<std::string, int64_t> needed = rsc->utilization;
+    // What must go wherever this goes: its group and the unplaced resources colocated with it
+    // (mandatory), transitively.
+    std::vector<Resource*> together = {rsc};
+    for (size_t i = 0; i < together.size(); ++i) {
+      Resource* r = together[i];
+      std::vector<Resource*> more;
+      if (r->parent && r->parent->group_colocated)
+        for (Resource* member : r->parent->children)
+          more.push_back(member);
+      for (const Colocation* c : with_this_[LastMember(r)])
+        if (c->score >= kInfinity)
+          more.push_back(FirstMember(c->dependent));
+      for (Resource* m : more) {
+        if (!m->IsPrimitive() || !m->provisional || m == rsc)
+          continue;
+        if (std::find(together.begin(), together.end(), m) == together.end())
+          together.push_back(m);
+      }
+    }
+    if (together.size() > 1) {
+      std::map<std::string, int64_t> group_needed;
+      for (Resource* member : together)
+        for (const auto& [name, amount] : member->utilization)
+          group_needed[name] += amount;
+      bool any = false;
+      for (const auto& [node, weight] : rsc->allowed)
+        any |= node->CanRunResources() && weight >= 0 && Fits(node, group_needed);
+      if (any)
+        needed = group_needed;
+    }
+    for (auto& [node, weight] : rsc->allowed)
+      if (!Fits(node, needed))
+        weight = -kInfinity;
+  }
+
+  // Pacemaker's compare_capacity: > 0 when `a` has more room left than `b`.
+  static int CompareCapacity(const Node* a, const Node* b) {
+    int result = 0;
+    for (const auto& [name, value] : a->remaining) {
+      auto it = b->remaining.find(name);
+      int64_t other = it == b->remaining.end() ? 0 : it->second;
+      result += value > other ? 1 : value < other ? -1 : 0;
+    }
+    for (const auto& [name, value] : b->remaining)
+      if (!a->remaining.count(name))
+        result += value > 0 ? -1 : 0;
+    return result;
+  }
+
   void ChooseNode(Resource* rsc) {
+    if (UsesUtilization())
+      BanInsufficientCapacity(rsc);
     rsc->final_weights = rsc->allowed;
     std::vector<std::pair<Node*, int>> nodes(rsc->allowed.begin(), rsc->allowed.end());
     Node* current = rsc->CurrentNode();
@@ -267,6 +369,14 @@ class Assigner {
       int wa = effective(a), wb = effective(b);
       if (wa != wb)
         return wa > wb;
+      const std::string& strategy = ws_.options.placement_strategy;
+      if (strategy == "minimal")
+        return a.first->uname < b.first->uname;
+      if (strategy == "balanced") {
+        int capacity = CompareCapacity(a.first, b.first);
+        if (capacity != 0)
+          return capacity > 0;
+      }
       if (a.first->assigned_count != b.first->assigned_count)
         return a.first->assigned_count < b.first->assigned_count;
       if (current && (a.first == current) != (b.first == current))
@@ -294,6 +404,9 @@ class Assigner {
       return;
     }
     chosen->assigned_count++;
+    if (UsesUtilization())
+      for (const auto& [name, amount] : rsc->utilization)
+        chosen->remaining[name] -= amount;
     if (rsc->next_role == Role::kUnknown)
       rsc->next_role = Role::kStarted;
   }

@@ -46,6 +46,7 @@ struct Node {
 
   std::map<std::string, std::string> attributes;  // incl. #uname, #id, ... and transient attrs
   std::map<std::string, int64_t> utilization;
+  std::map<std::string, int64_t> remaining;  // capacity left during placement
 
   int assigned_count = 0;  // resources placed here so far (the tie-breaker between nodes)
 

@@ -60,6 +60,11 @@ void SummarizePrimitive(const WorkingSet& ws, const Resource& rsc, std::vector<s
   if (rsc.role == rsc.next_role) {
     if (!next)
       return;
+    const Action* migrate = First(ResourceActions(ws, &rsc, "migrate_from", next));
+    if (migrate && current && migrate->runnable) {
+      out.push_back(Item("Migrate", rsc, current, next, start, nullptr));
+      return;
+    }
     if (rsc.reload) {
       out.push_back(Item("Reload", rsc, current, next, start, nullptr));
       return;
