@@ -34,6 +34,7 @@ struct CibBuilder {
       "validate-with=\"pacemaker-3.7\" crm_feature_set=\"3.16.2\" epoch=\"1\" num_updates=\"1\" "
       "admin_epoch=\"0\"";
   std::string node_xml_extra;
+  std::vector<std::string> extra_states;  // node_state for nodes given in node_xml_extra
 
   // A resource running on `node` (a successful start) or failed there (a failed monitor).
   CibBuilder& Running(const std::string& rsc, const std::string& node, int monitor_rc = -1) {
@@ -98,7 +99,9 @@ struct CibBuilder {
                     constraints,
                     "</constraints></configuration>",
                     "<status>");
-    for (const std::string& node : nodes) {
+    std::vector<std::string> all_nodes = nodes;
+    all_nodes.insert(all_nodes.end(), extra_states.begin(), extra_states.end());
+    for (const std::string& node : all_nodes) {
       auto state = node_state.find(node);
       std::string attrs = state != node_state.end()
                               ? state->second
@@ -443,6 +446,49 @@ TEST_CASE("a resource active on two nodes is stopped on both and started on one"
     if (action->task == "stop" && !action->optional && action->runnable)
       ++stops;
   CHECK(stops == 2);
+}
+
+TEST_CASE("allow-migrate moves a resource by live migration, without restarting its dependents") {
+  CibBuilder cib;
+  cib.resources = Primitive("a", "allow-migrate=true") + Primitive("b", "resource-stickiness=100");
+  cib.constraints = Location("a", "n2", "100") + "<rsc_order id=\"o\" first=\"a\" then=\"b\"/>";
+  cib.Running("a", "n1").Running("b", "n3");
+  CHECK(Summary(cib) == Lines{"* Migrate a ( n1 -> n2 )"});
+  cib.resources = Primitive("a") + Primitive("b", "resource-stickiness=100");
+  CHECK(Summary(cib) ==
+        Lines{"* Move a ( n1 -> n2 )", "* Restart b ( n3 ) due to required a start"});
+}
+
+TEST_CASE("placement-strategy=utilization keeps resources off nodes without capacity") {
+  // Two nodes with 2 CPUs each, three resources needing 2 CPUs: the third cannot run.
+  auto utilization = [](std::string_view id) {
+    return absl::StrCat("<utilization id=\"",
+                        id,
+                        "-u\"><nvpair id=\"",
+                        id,
+                        "-cpu\" name=\"cpu\" value=\"2\"/></utilization>");
+  };
+  CibBuilder cib;
+  cib.options.push_back("placement-strategy=utilization");
+  cib.nodes = {};
+  cib.extra_states = {"n1", "n2"};
+  for (const std::string& node : cib.extra_states)
+    absl::StrAppend(&cib.node_xml_extra,
+                    "<node id=\"",
+                    node,
+                    "\" uname=\"",
+                    node,
+                    "\">",
+                    utilization(node),
+                    "</node>");
+  for (const char* id : {"a", "b", "c"})
+    absl::StrAppend(&cib.resources,
+                    "<primitive id=\"",
+                    id,
+                    "\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">",
+                    utilization(id),
+                    "</primitive>");
+  CHECK(Summary(cib) == Lines{"* Start a ( n1 )", "* Start b ( n2 )"});
 }
 
 TEST_CASE("input that is not a CIB is refused with a clear error") {
