@@ -461,7 +461,7 @@ TEST_CASE("allow-migrate moves a resource by live migration, without restarting 
 
 TEST_CASE("placement-strategy=utilization keeps resources off nodes without capacity") {
   // Two nodes with 2 CPUs each, three resources needing 2 CPUs: the third cannot run.
-  auto utilization = [](std::string_view id) {
+  auto utilization = [](const std::string& id) {
     return absl::StrCat("<utilization id=\"",
                         id,
                         "-u\"><nvpair id=\"",
@@ -486,7 +486,7 @@ TEST_CASE("placement-strategy=utilization keeps resources off nodes without capa
                     "<primitive id=\"",
                     id,
                     "\" class=\"ocf\" provider=\"pacemaker\" type=\"Dummy\">",
-                    utilization(id),
+                    utilization(std::string(id)),
                     "</primitive>");
   CHECK(Summary(cib) == Lines{"* Start a ( n1 )", "* Start b ( n2 )"});
 }
