@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "pengine/graph.h"
+#include "pengine/inject.h"
 #include "pengine/scheduler.h"
 #include "pengine/status_text.h"
 #include "pengine/summary.h"
@@ -43,6 +44,19 @@ int main(int argc, char** argv) {
   app.add_option("-D,--save-dotfile", dot_file, "Write the transition graph (dot) here");
   app.add_option("-t,--set-datetime", date_text, "Evaluate as of this date and time (ISO 8601)");
   app.add_flag("-Q,--quiet", quiet, "Show only the transition summary and errors");
+  ha::pengine::Injections injections;
+  std::string quorum;
+  app.add_option("-u,--node-up", injections.node_up, "Bring a node online");
+  app.add_option("-d,--node-down", injections.node_down, "Take a node offline cleanly");
+  app.add_option("-f,--node-fail", injections.node_fail, "Mark a node as lost (fencing needed)");
+  app.add_option("-i,--op-inject",
+                 injections.op_inject,
+                 "Record an operation result: RSC_TASK_INTERVALMS@NODE=RC");
+  app.add_option("-q,--quorum", quorum, "Set whether the cluster has quorum (true/false)");
+  app.add_option("-g,--ticket-grant", injections.ticket_grant, "Grant a ticket");
+  app.add_option("-r,--ticket-revoke", injections.ticket_revoke, "Revoke a ticket");
+  app.add_option("-b,--ticket-standby", injections.ticket_standby, "Put a ticket in standby");
+  app.add_option("-e,--ticket-activate", injections.ticket_activate, "Activate a ticket");
   CLI11_PARSE(app, argc, argv);
 
   if (live) {
@@ -76,6 +90,27 @@ int main(int argc, char** argv) {
       std::cerr << "crm_simulate: cannot parse the date '" << date_text << "'\n";
       return kExitUsage;
     }
+  }
+  if (!quorum.empty())
+    injections.quorum = quorum == "true" || quorum == "1" || quorum == "yes";
+  bool inject = injections.quorum || !injections.node_up.empty() || !injections.node_down.empty() ||
+                !injections.node_fail.empty() || !injections.op_inject.empty() ||
+                !injections.ticket_grant.empty() || !injections.ticket_revoke.empty() ||
+                !injections.ticket_standby.empty() || !injections.ticket_activate.empty();
+  if (inject) {
+    pugi::xml_document doc;
+    if (!doc.load_buffer(xml.data(), xml.size())) {
+      std::cerr << "crm_simulate: " << xml_file << " is not well-formed XML\n";
+      return kExitDataError;
+    }
+    absl::Status applied = ha::pengine::ApplyInjections(doc, injections, now.value_or(0));
+    if (!applied.ok()) {
+      std::cerr << "crm_simulate: " << applied.message() << "\n";
+      return kExitUsage;
+    }
+    std::ostringstream modified;
+    doc.save(modified, "", pugi::format_raw);
+    xml = modified.str();
   }
   auto ws = ha::pengine::Schedule(xml, now);
   if (!ws.ok()) {
