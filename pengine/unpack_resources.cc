@@ -83,6 +83,15 @@ void InterpretMeta(WorkingSet& ws, Resource& rsc) {
       return std::nullopt;
     return it->second;
   };
+  // Remote and guest nodes are the policy engine's second part: say so rather than treat the
+  // connection as an ordinary service.
+  if (get("remote-node") || get("container") ||
+      (rsc.rsc_class == "ocf" && rsc.provider == "pacemaker" && rsc.type == "remote"))
+    ws.Warn("unsupported-feature",
+            absl::StrCat("resource ",
+                         rsc.id,
+                         " defines a remote or guest node, which this engine does not support "
+                         "yet; it is scheduled as an ordinary resource"));
   rsc.stickiness = ws.options.default_stickiness;
   if (auto v = get("resource-stickiness"))
     rsc.stickiness = ParseScore(*v);
