@@ -21,17 +21,6 @@ class ActionBuilder {
 
   void Run() {
     CreateFencing();
-    // A resource whose stop failed on a node that is fenced for it just moves once the node
-    // is fenced: it is not "recovered".
-    for (auto& rsc : ws_.resources) {
-      if (!rsc->failed || rsc->failed_stop_on.empty())
-        continue;
-      bool all_fenced = true;
-      for (Node* node : rsc->failed_stop_on)
-        all_fenced &= fencing_.count(node) > 0;
-      if (all_fenced)
-        rsc->failed = false;
-    }
     for (auto& rsc : ws_.resources) {
       if (rsc->IsPrimitive())
         CreatePrimitiveActions(*rsc);

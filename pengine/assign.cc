@@ -40,6 +40,7 @@ class Assigner {
     InitialWeights();
     ApplyLocations();
     ApplyStickinessAndFailures();
+    ApplyNodeHealth();
     ApplyTickets();
     IndexColocations();
     for (auto& node : ws_.nodes)
@@ -124,6 +125,36 @@ class Assigner {
         if (count < rsc->migration_threshold)
           continue;
         rsc->allowed[node] = -kInfinity;
+      }
+    }
+  }
+
+  // node-health-strategy: the "#health*" node attributes (red/yellow/green or a score) become
+  // a node score for every resource that does not allow unhealthy nodes.
+  void ApplyNodeHealth() {
+    const ClusterOptions& o = ws_.options;
+    if (o.node_health_strategy == "none" || o.node_health_strategy.empty())
+      return;
+    ScoreColours colours;
+    if (o.node_health_strategy == "migrate-on-red") {
+      colours = {-kInfinity, 0, 0};
+    } else if (o.node_health_strategy == "only-green") {
+      colours = {-kInfinity, -kInfinity, 0};
+    } else {
+      colours = {o.node_health_red, o.node_health_yellow, o.node_health_green};
+    }
+    for (auto& node : ws_.nodes) {
+      int health = 0;
+      for (const auto& [name, value] : node->attributes)
+        if (name.rfind("#health", 0) == 0)
+          health = AddScores(health, ParseScore(value, colours));
+      if (health == 0)
+        continue;
+      for (Resource* rsc : ws_.top_level) {
+        auto allow = rsc->meta.find("allow-unhealthy-nodes");
+        if (allow != rsc->meta.end() && (allow->second == "true" || allow->second == "1"))
+          continue;
+        AddWeight(rsc, node.get(), health);
       }
     }
   }

@@ -374,6 +374,10 @@ class HistoryReplay {
         ws_.options.stonith_enabled) {
       MarkUnclean(node_, absl::StrCat(rsc_.id, " is thought to be active there"));
     }
+    // On a node that is being fenced anyway, a failure needs no handling of its own: the
+    // fencing stops everything there and the resource can start elsewhere.
+    if (node_.unclean)
+      on_fail_ = OnFail::kIgnore;
     switch (on_fail_) {
       case OnFail::kIgnore:
         break;
@@ -399,6 +403,9 @@ class HistoryReplay {
     }
     if (!active)
       return;
+    // What runs on a node in maintenance is left alone there.
+    if (node_.maintenance)
+      rsc_.managed = false;
     rsc_.running_on.push_back(&node_);
     if (role_ > rsc_.role || rsc_.role == Role::kStopped)
       rsc_.role = std::max(rsc_.role, role_);

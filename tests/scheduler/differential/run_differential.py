@@ -249,7 +249,10 @@ def _by_id(root, tag, ident):
 
 def candidates(root):
     """The kinds of removal units of a CIB: (label, list of units, apply(root, units))."""
-    resources = [e.get("id") for e in root.iter() if e.tag in ("primitive", "group")]
+    # Stonith devices stay: without one, Pacemaker starts nothing when fencing is enabled,
+    # which would swamp whatever disagreement is being minimized.
+    resources = [e.get("id") for e in root.iter() if e.tag in ("primitive", "group")
+                 and e.get("class") != "stonith"]
     groups = [e.get("id") for e in root.iter("group")]
     nodes = [e.get("uname") for e in root.iter("node")]
     cons = root.find("configuration/constraints")
