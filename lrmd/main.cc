@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "common/daemon_runtime.h"
+#include "common/logging.h"
 #include "lrmd/lrmd_driver.h"
 #include "lrmd/process_runner.h"
 
@@ -13,8 +14,15 @@ int main(int argc, char** argv) {
     if (const char* ocf_root = std::getenv("OCF_ROOT"); ocf_root != nullptr && *ocf_root != '\0') {
       options.paths.ocf_root = ocf_root;
     }
+    // Agents carry this node's run folder as their owner tag: what a killed lrmd left running is
+    // found and killed before this one serves.
+    ha::lrmd::PosixProcessRunner::Options runner_options;
+    runner_options.owner_tag = rt.config().system.run_dir;
+    if (int orphans = ha::lrmd::KillOrphanedAgents(runner_options.owner_tag); orphans > 0)
+      HA_LOG_WARN("main", "killed %d agent processes left running by a previous lrmd", orphans);
     // Adopted objects are destroyed in reverse: the driver first, then the runner, then the loop.
-    auto* runner = rt.Adopt(std::make_unique<ha::lrmd::PosixProcessRunner>(rt.loop(), rt.clock()));
+    auto* runner = rt.Adopt(
+        std::make_unique<ha::lrmd::PosixProcessRunner>(rt.loop(), rt.clock(), runner_options));
     auto* driver =
         rt.Adopt(std::make_unique<ha::lrmd::LrmdDriver>(rt.loop(), rt.clock(), *runner, options));
     rt.AddService(driver);

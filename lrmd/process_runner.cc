@@ -4,6 +4,7 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -11,11 +12,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <optional>
+#include <set>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/logging.h"
 
 namespace ha::lrmd {
@@ -100,6 +105,43 @@ struct PosixProcessRunner::RunState {
   ProcessOutcome outcome;
   DoneCallback done;
 };
+
+int KillOrphanedAgents(const std::string& owner_tag) {
+  if (owner_tag.empty())
+    return 0;
+  const std::string marker = "HA_LRMD_OWNER=" + owner_tag;
+  std::set<pid_t> groups;
+  int found = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename().string();
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(name, &pid) || pid == getpid())
+      continue;
+    // read(2), not streams: a process may exit while we look.
+    int fd = open(absl::StrCat("/proc/", pid, "/environ").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    std::string environ;
+    char buffer[4096];
+    for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;)
+      environ.append(buffer, static_cast<size_t>(n));
+    close(fd);
+    bool ours = false;
+    for (absl::string_view var : absl::StrSplit(environ, '\0'))
+      ours |= var == marker;
+    if (!ours)
+      continue;
+    ++found;
+    pid_t group = getpgid(pid);
+    if (group > 1 && group != getpgrp())
+      groups.insert(group);
+    kill(pid, SIGKILL);
+  }
+  for (pid_t group : groups)
+    killpg(group, SIGKILL);
+  return found;
+}
 
 PosixProcessRunner::PosixProcessRunner(EventLoop& loop, Clock& clock, Options options)
     : loop_(loop), clock_(clock), options_(options), read_buffer_(kReadChunk) {}
@@ -260,6 +302,8 @@ void PosixProcessRunner::Spawn(RunState& run, const AgentCommand& cmd) {
   }
   argv.push_back(nullptr);
   std::vector<std::string> env = cmd.env;
+  if (!options_.owner_tag.empty())
+    env.push_back("HA_LRMD_OWNER=" + options_.owner_tag);
   std::vector<char*> envp;
   for (std::string& e : env) {
     envp.push_back(e.data());
@@ -276,6 +320,8 @@ void PosixProcessRunner::Spawn(RunState& run, const AgentCommand& cmd) {
   if (pid == 0) {
     // The child: async-signal-safe calls only, from here to execve.
     setpgid(0, 0);
+    // If lrmd dies, so does the agent (its own children are found by KillOrphanedAgents).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     for (int target = 0; target < 3; ++target) {
       if (child_fds[target] == target) {
         fcntl(target, F_SETFD, 0);  // dup2 onto itself would leave close-on-exec set

@@ -71,6 +71,10 @@ class ProcessRunner {
 // once. After a normal exit the group is left alone unless `kill_group_after_exit` is set: agents
 // such as ocf:heartbeat:anything start their daemon in the background in the agent's own group,
 // and that daemon is the resource.
+// Kills the process groups of agents that a previous lrmd with the same owner tag left behind
+// (it was killed, so it could not clean up). Returns how many processes were found.
+int KillOrphanedAgents(const std::string& owner_tag);
+
 class PosixProcessRunner final : public ProcessRunner {
  public:
   struct Options {
@@ -78,6 +82,9 @@ class PosixProcessRunner final : public ProcessRunner {
     absl::Duration kill_grace = absl::Seconds(5);
     bool kill_group_after_exit = false;
     size_t max_stdin_bytes = 1024 * 1024;  // larger stdin_data is refused (kSpawnFailed)
+    // Put in every agent's environment as HA_LRMD_OWNER=<tag>, so that a restarted lrmd finds
+    // (KillOrphanedAgents) what a dead one left running. Empty: not set.
+    std::string owner_tag;
   };
 
   PosixProcessRunner(EventLoop& loop, Clock& clock) : PosixProcessRunner(loop, clock, Options()) {}
