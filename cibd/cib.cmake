@@ -1,5 +1,5 @@
 # The CIB document layer (issue 5): the document, its operations, patchsets, ACLs and the on-disk
-# store, as libraries with their tests. The daemon (main.cc) does not use them yet.
+# store, as libraries with their tests; the daemon's logic (ha_cib_core, ha_cib_service) on top.
 set(HA_CIB_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/cib_xml.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/cib_document.cc
@@ -38,6 +38,24 @@ ha_cib_test(cib_acl_test LIBS ha_cib)
 add_library(ha_cib_store STATIC ${CMAKE_CURRENT_SOURCE_DIR}/cib_store.cc)
 target_link_libraries(ha_cib_store PUBLIC ha_cib ha_common PRIVATE ha_build_flags)
 ha_cib_test(cib_store_test LIBS ha_cib_store)
+
+# The daemon's logic without gRPC: who a caller acts as, and the local copy with the API's rules.
+add_library(ha_cib_core STATIC ${CMAKE_CURRENT_SOURCE_DIR}/cib_caller.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/cib_core.cc)
+target_link_libraries(ha_cib_core PUBLIC ha_cib_store ha_common PRIVATE ha_build_flags)
+ha_cib_test(cib_core_test LIBS ha_cib_core ha_cib_service)
+
+# The Cib gRPC service and its subscription streams.
+add_library(ha_cib_service STATIC ${CMAKE_CURRENT_SOURCE_DIR}/cib_subscriptions.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/cib_service.cc)
+target_link_libraries(ha_cib_service PUBLIC ha_cib_core ha_proto ha_common PRIVATE ha_build_flags)
+ha_cib_test(cib_service_test LIBS ha_cib_service LABELS integration)
+
+# Replication between nodes as a pure state machine (its wire messages are
+# proto/cib_replication.proto), tested on a simulated agreed-order group bus.
+add_library(ha_cib_replica STATIC ${CMAKE_CURRENT_SOURCE_DIR}/cib_replica.cc)
+target_link_libraries(ha_cib_replica PUBLIC ha_cib_core ha_proto PRIVATE ha_build_flags)
+ha_cib_test(cib_replica_test LIBS ha_cib_replica LABELS sim)
 
 # The fuzz entry point is always compiled: this test replays the seed corpus (cib_fuzz_corpus/)
 # and a sample of the scheduler cases through it.

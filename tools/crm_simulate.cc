@@ -2,19 +2,23 @@
 // Pacemaker's flags and output layout for what we support:
 //   crm_simulate -x FILE [-S | -R] [-s] [-G GRAPH.xml] [-D GRAPH.dot] [-t "YYYY-MM-DD HH:MM:SS"]
 //   [-Q]
-// -L (the live CIB) needs cibd, which does not serve yet; it says so and exits 69.
+// -L reads the live CIB through the local cibd's Query (found through $HA_CONFIG); when cibd
+// does not answer it says so and exits 69.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "common/tool_config.h"
 #include "pengine/graph.h"
 #include "pengine/inject.h"
 #include "pengine/scheduler.h"
 #include "pengine/status_text.h"
 #include "pengine/summary.h"
+#include "tools/cib_client.h"
 
 namespace {
 
@@ -59,17 +63,26 @@ int main(int argc, char** argv) {
   app.add_option("-e,--ticket-activate", injections.ticket_activate, "Activate a ticket");
   CLI11_PARSE(app, argc, argv);
 
+  std::string xml;
   if (live) {
-    std::cerr << "crm_simulate: --live-check needs cibd, which does not serve the CIB yet; "
-                 "use -x FILE\n";
-    return kExitUnavailable;
+    absl::StatusOr<std::string> dir = ha::ResolveRunDir("", "", std::getenv("HA_CONFIG"));
+    absl::StatusOr<std::string> cib =
+        dir.ok() ? ha::cib_client::QueryLiveCib(*dir) : absl::StatusOr<std::string>(dir.status());
+    if (!cib.ok()) {
+      std::cerr << "crm_simulate: could not read the live CIB from cibd: " << cib.status().message()
+                << "; use -x FILE\n";
+      return kExitUnavailable;
+    }
+    xml = *std::move(cib);
+    xml_file = "the live CIB";
   }
   if (xml_file.empty()) {
     std::cerr << "crm_simulate: give the CIB with -x FILE\n";
     return kExitUsage;
   }
-  std::string xml;
-  if (xml_file == "-") {
+  if (live) {
+    // read above
+  } else if (xml_file == "-") {
     std::stringstream buffer;
     buffer << std::cin.rdbuf();
     xml = buffer.str();

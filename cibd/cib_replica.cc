@@ -1,0 +1,383 @@
+#include "cibd/cib_replica.h"
+
+#include <syslog.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "cibd/cib_diff.h"
+#include "cibd/cib_xml.h"
+
+namespace ha::cib {
+namespace {
+
+namespace wire = replication::v1;
+
+CibVersion FromWire(const v1::CibVersion& v) {
+  return CibVersion{v.admin_epoch(), v.epoch(), v.num_updates()};
+}
+
+void ToWire(const CibVersion& v, v1::CibVersion* out) {
+  out->set_admin_epoch(v.admin_epoch);
+  out->set_epoch(v.epoch);
+  out->set_num_updates(v.num_updates);
+}
+
+std::string Encode(const wire::ReplicaMessage& m) {
+  return m.SerializeAsString();
+}
+
+// A patchset without its result digest (to apply it to a copy known to differ).
+std::string WithoutDigest(const std::string& diff_xml) {
+  absl::StatusOr<std::unique_ptr<pugi::xml_document>> doc = ParseXml(diff_xml);
+  if (!doc.ok()) {
+    return diff_xml;
+  }
+  (*doc)->document_element().remove_attribute("digest");
+  return ToXml((*doc)->document_element(), false);
+}
+
+std::string Name(const MemberId& m) {
+  return absl::StrCat(m.node_id, ":", m.pid);
+}
+
+}  // namespace
+
+CibDocument WithoutLastWritten(const CibDocument& doc) {
+  CibDocument copy = doc.Clone();
+  copy.Root().remove_attribute("cib-last-written");
+  return copy;
+}
+
+CibReplica::CibReplica(CibCore& core, MemberId self) : core_(core), self_(self) {}
+
+void CibReplica::Log(ReplicaEffects& out, int priority, std::string text) {
+  out.push_back(ReplicaLog{priority, std::move(text)});
+}
+
+ReplicaEffects CibReplica::Submit(uint64_t request_id,
+                                  const Requester& who,
+                                  std::vector<WriteOp> ops,
+                                  bool transaction,
+                                  const WriteOptions& options) {
+  ReplicaEffects out;
+  PendingWrite& write = pending_[request_id];
+  write = PendingWrite{who, std::move(ops), transaction, options, 0, false};
+  if (state_ == State::kSynced) {
+    SendWrite(request_id, write, out);
+  }
+  return out;
+}
+
+void CibReplica::SendWrite(uint64_t request_id, PendingWrite& write, ReplicaEffects& out) {
+  absl::StatusOr<PreparedWrite> prepared =
+      core_.Prepare(write.who, write.ops, write.transaction, write.options);
+  if (!prepared.ok() || !prepared->changed) {
+    absl::StatusOr<WriteAnswer> answer =
+        prepared.ok() ? absl::StatusOr<WriteAnswer>(WriteAnswer{
+                            core_.document().Version(), core_.document().Digest(), false})
+                      : absl::StatusOr<WriteAnswer>(prepared.status());
+    out.push_back(Reply{request_id, std::move(answer)});
+    pending_.erase(request_id);
+    return;
+  }
+  ++write.attempts;
+  write.sent = true;
+  wire::ReplicaMessage m;
+  wire::Patch* patch = m.mutable_patch();
+  patch->set_request_id(request_id);
+  patch->set_diff_xml(
+      Diff(WithoutLastWritten(core_.document()), WithoutLastWritten(prepared->after)));
+  ToWire(core_.document().Version(), patch->mutable_source_version());
+  patch->set_operation(prepared->info.operation);
+  patch->set_origin(prepared->info.origin);
+  patch->set_client(prepared->info.client);
+  patch->set_user(prepared->info.user);
+  patch->set_replaced(prepared->info.replaced);
+  patch->set_attempt(static_cast<uint32_t>(write.attempts));
+  out.push_back(Multicast{Encode(m)});
+}
+
+void CibReplica::SendWaiting(ReplicaEffects& out) {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, write] : pending_) {
+    if (!write.sent) {
+      ids.push_back(id);
+    }
+  }
+  for (uint64_t id : ids) {
+    if (auto it = pending_.find(id); it != pending_.end() && state_ == State::kSynced) {
+      SendWrite(id, it->second, out);
+    }
+  }
+}
+
+ReplicaEffects CibReplica::OnViewChange(uint64_t view_id, std::vector<MemberId> members) {
+  ReplicaEffects out;
+  std::sort(members.begin(), members.end());
+  members_ = std::move(members);
+  view_id_ = view_id;
+  round_ = 0;
+  have_view_ = true;
+  StartSync(out);
+  return out;
+}
+
+void CibReplica::StartSync(ReplicaEffects& out) {
+  state_ = State::kSyncing;
+  copy_requested_ = false;
+  syncs_.clear();
+  buffered_.clear();
+  for (auto& [id, write] : pending_) {
+    write.sent = false;  // sent again once synced; a late delivery of the old one is harmless
+  }
+  wire::ReplicaMessage m;
+  m.mutable_sync()->set_view_id(view_id_);
+  m.mutable_sync()->set_round(round_);
+  ToWire(core_.document().Version(), m.mutable_sync()->mutable_version());
+  m.mutable_sync()->set_digest(core_.document().Digest());
+  out.push_back(Multicast{Encode(m)});
+}
+
+ReplicaEffects CibReplica::OnMessage(const MemberId& sender, const std::string& payload) {
+  ReplicaEffects out;
+  wire::ReplicaMessage m;
+  if (!m.ParseFromString(payload)) {
+    Log(out, LOG_WARNING, absl::StrCat("Dropped a malformed message from ", Name(sender)));
+    return out;
+  }
+  switch (m.message_case()) {
+    case wire::ReplicaMessage::kSync:
+      OnSync(sender, m.sync(), out);
+      break;
+    case wire::ReplicaMessage::kPatch:
+      OnPatch(sender, m.patch(), out);
+      break;
+    case wire::ReplicaMessage::kCopyRequest:
+      OnCopyRequest(m.copy_request(), out);
+      break;
+    case wire::ReplicaMessage::kFullCopy:
+      OnFullCopy(m.full_copy(), out);
+      break;
+    case wire::ReplicaMessage::MESSAGE_NOT_SET:
+      break;
+  }
+  return out;
+}
+
+void CibReplica::OnSync(const MemberId& sender, const wire::Sync& sync, ReplicaEffects& out) {
+  if (!have_view_ || sync.view_id() != view_id_ || sync.round() != round_ ||
+      state_ != State::kSyncing) {
+    return;  // of an older round
+  }
+  syncs_[sender] = {FromWire(sync.version()), sync.digest()};
+  for (const MemberId& m : members_) {
+    if (!syncs_.contains(m)) {
+      return;
+    }
+  }
+  // Every member's copy is in. The newest version wins; among equal versions the digest most
+  // members hold, then the greatest digest; the lowest member holding it sends it.
+  CibVersion newest = syncs_.at(members_.front()).first;
+  for (const MemberId& m : members_) {
+    newest = std::max(newest, syncs_.at(m).first);
+  }
+  std::map<std::string, int> holders;
+  for (const MemberId& m : members_) {
+    if (syncs_.at(m).first == newest) {
+      ++holders[syncs_.at(m).second];
+    }
+  }
+  std::pair<int, std::string> pick{0, ""};
+  for (const auto& [digest, count] : holders) {
+    pick = std::max(pick, std::make_pair(count, digest));
+  }
+  const std::pair<CibVersion, std::string> best{newest, pick.second};
+  MemberId source = members_.front();
+  for (const MemberId& m : members_) {
+    if (syncs_.at(m) == best) {
+      source = m;
+      break;
+    }
+  }
+  int differing = 0;
+  for (const MemberId& m : members_) {
+    differing += syncs_.at(m) != best ? 1 : 0;
+  }
+  const std::pair<CibVersion, std::string> mine = {core_.document().Version(),
+                                                   core_.document().Digest()};
+  if (mine == best) {
+    state_ = State::kSynced;
+    if (source == self_ && differing > 0) {
+      Log(out,
+          LOG_NOTICE,
+          absl::StrCat("Sending this node's CIB to ",
+                       differing,
+                       " member(s) with an older or different copy | version=",
+                       ToString(best.first)));
+      wire::ReplicaMessage m;
+      m.mutable_full_copy()->set_view_id(view_id_);
+      m.mutable_full_copy()->set_round(round_);
+      m.mutable_full_copy()->set_cib_xml(WithoutLastWritten(core_.document()).Serialize(false));
+      out.push_back(Multicast{Encode(m)});
+    }
+    SendWaiting(out);
+  } else {
+    Log(out,
+        LOG_NOTICE,
+        absl::StrCat("Another member holds the group's CIB; waiting for its copy | mine=",
+                     ToString(mine.first),
+                     " newest=",
+                     ToString(best.first),
+                     " from=",
+                     Name(source)));
+    state_ = State::kAwaitingCopy;
+    buffered_.clear();
+  }
+}
+
+void CibReplica::OnPatch(const MemberId& sender, const wire::Patch& patch, ReplicaEffects& out) {
+  switch (state_) {
+    case State::kSyncing:
+      if (sender == self_) {
+        if (auto it = pending_.find(patch.request_id()); it != pending_.end()) {
+          it->second.sent = false;
+        }
+      }
+      return;
+    case State::kAwaitingCopy:
+      buffered_.emplace_back(sender, patch);
+      return;
+    case State::kSynced:
+      ApplyPatch(sender, patch, out);
+      return;
+  }
+}
+
+void CibReplica::ApplyPatch(const MemberId& sender, const wire::Patch& patch, ReplicaEffects& out) {
+  const bool mine = sender == self_;
+  auto pending = mine ? pending_.find(patch.request_id()) : pending_.end();
+  if (FromWire(patch.source_version()) != core_.document().Version()) {
+    // Stale: a change delivered before it made its source version old. Its origin retries.
+    if (pending != pending_.end() &&
+        static_cast<int>(patch.attempt()) == pending->second.attempts) {
+      if (pending->second.attempts >= kMaxAttempts) {
+        out.push_back(
+            Reply{patch.request_id(),
+                  absl::AbortedError(absl::StrCat("the CIB kept changing under this write (",
+                                                  kMaxAttempts,
+                                                  " tries); re-read and retry"))});
+        pending_.erase(pending);
+      } else {
+        SendWrite(patch.request_id(), pending->second, out);
+      }
+    }
+    return;
+  }
+  absl::StatusOr<CibDocument> result =
+      ApplyPatchset(WithoutLastWritten(core_.document()), patch.diff_xml());
+  bool diverged = false;
+  if (absl::IsDataLoss(result.status())) {
+    // The result is not the origin's: apply it anyway, so that this copy has the same version
+    // as the others, and let a sync round decide between the copies.
+    result = ApplyPatchset(WithoutLastWritten(core_.document()), WithoutDigest(patch.diff_xml()));
+    diverged = true;
+  }
+  if (!result.ok()) {
+    Log(out,
+        LOG_WARNING,
+        absl::StrCat("A change from ",
+                     Name(sender),
+                     " does not apply to this node's copy; asking for a full copy | error=",
+                     result.status().ToString()));
+    if (pending != pending_.end()) {
+      pending->second.sent = false;
+    }
+    AskForCopy(out);
+    return;
+  }
+  ChangeInfo info{
+      patch.operation(), patch.origin(), patch.client(), patch.user(), patch.replaced()};
+  if (absl::Status s = core_.Install(*std::move(result), info); !s.ok()) {
+    Log(out, LOG_ERR, absl::StrCat("Could not install a change: ", s.ToString()));
+    if (pending != pending_.end()) {
+      out.push_back(Reply{patch.request_id(), s});
+      pending_.erase(pending);
+    }
+    AskForCopy(out);
+    return;
+  }
+  if (pending != pending_.end()) {
+    out.push_back(Reply{patch.request_id(),
+                        WriteAnswer{core_.document().Version(), core_.document().Digest(), true}});
+    pending_.erase(pending);
+  }
+  if (diverged) {
+    Log(out,
+        LOG_WARNING,
+        absl::StrCat("After a change from ",
+                     Name(sender),
+                     " this node's CIB differs from the origin's; asking for a sync round | "
+                     "version=",
+                     ToString(core_.document().Version())));
+    AskForCopy(out);
+  }
+}
+
+void CibReplica::AskForCopy(ReplicaEffects& out) {
+  // Patches delivered until the round starts are dropped: the round's copy settles them.
+  state_ = State::kAwaitingCopy;
+  buffered_.clear();
+  copy_requested_ = true;
+  wire::ReplicaMessage m;
+  m.mutable_copy_request()->set_view_id(view_id_);
+  out.push_back(Multicast{Encode(m)});
+}
+
+void CibReplica::OnCopyRequest(const wire::CopyRequest& request, ReplicaEffects& out) {
+  if (!have_view_ || request.view_id() != view_id_) {
+    return;
+  }
+  ++round_;
+  StartSync(out);
+}
+
+void CibReplica::OnFullCopy(const wire::FullCopy& copy, ReplicaEffects& out) {
+  if (!have_view_ || copy.view_id() != view_id_ || copy.round() != round_ ||
+      state_ != State::kAwaitingCopy || copy_requested_) {
+    return;
+  }
+  absl::StatusOr<CibDocument> doc = CibDocument::Parse(copy.cib_xml());
+  if (!doc.ok()) {
+    Log(out, LOG_ERR, absl::StrCat("A full copy does not parse: ", doc.status().ToString()));
+    AskForCopy(out);
+    return;
+  }
+  const CibVersion from = core_.document().Version();
+  ChangeInfo info{"sync", "", "cibd", "", true};
+  if (absl::Status s = core_.Install(*std::move(doc), info); !s.ok()) {
+    Log(out, LOG_ERR, absl::StrCat("Could not install a full copy: ", s.ToString()));
+    return;
+  }
+  Log(out,
+      LOG_NOTICE,
+      absl::StrCat("Installed the group's CIB | from=",
+                   ToString(from),
+                   " to=",
+                   ToString(core_.document().Version())));
+  state_ = State::kSynced;
+  std::deque<std::pair<MemberId, wire::Patch>> replay = std::move(buffered_);
+  buffered_.clear();
+  for (auto& [sender, patch] : replay) {
+    if (state_ != State::kSynced) {
+      break;  // asked for another round: it settles the rest
+    }
+    ApplyPatch(sender, patch, out);
+  }
+  if (state_ == State::kSynced) {
+    SendWaiting(out);
+  }
+}
+
+}  // namespace ha::cib
