@@ -358,6 +358,25 @@ class ActionBuilder {
     if (!order.inverse && restart_type != order.then->meta.end() &&
         restart_type->second == "restart")
       flags |= kOrderImpliesThen;
+    if (!order.any_of.empty()) {
+      // first -> one-or-more pseudo-action -> then.
+      Action*& meeting = one_or_more_[order.any_of];
+      if (!meeting) {
+        meeting = Get(nullptr, order.any_of, nullptr, true, 0, /*pseudo=*/true);
+        meeting->runnable = true;
+      }
+      std::vector<Action*> any_firsts = order.first->IsPrimitive()
+                                            ? ActionsOrPlaceholder(order.first, first_task)
+                                            : Actions(order.first, first_task);
+      for (Action* first : any_firsts)
+        Order(first, meeting, kOrderRunnableAny);
+      for (Action* then : Actions(order.then, then_task))
+        if (std::find_if(meeting->after.begin(), meeting->after.end(), [&](ActionOrder* o) {
+              return o->then == then;
+            }) == meeting->after.end())
+          Order(meeting, then, flags);
+      return;
+    }
     std::vector<Action*> firsts = order.first->IsPrimitive()
                                       ? ActionsOrPlaceholder(order.first, first_task)
                                       : Actions(order.first, first_task);
@@ -417,6 +436,18 @@ class ActionBuilder {
     int rounds = 0;
     while (changed && rounds++ < 1000) {
       changed = false;
+      // A one-or-more pseudo-action stays runnable while any of its firsts is.
+      for (auto& [name, meeting] : one_or_more_) {
+        if (!meeting->runnable)
+          continue;
+        bool any = false;
+        for (ActionOrder* o : meeting->before)
+          any |= (o->flags & kOrderRunnableAny) && o->first->runnable;
+        if (!any) {
+          meeting->runnable = false;
+          changed = true;
+        }
+      }
       for (auto& order_ptr : ws_.orders) {
         ActionOrder& order = *order_ptr;
         Action* first = order.first;
@@ -463,6 +494,7 @@ class ActionBuilder {
   WorkingSet& ws_;
   std::map<Resource*, std::vector<Action*>> by_rsc_;
   std::map<Node*, Action*> fencing_;
+  std::map<std::string, Action*> one_or_more_;
   // The start and stop of a live migration: they make nothing ordered with them restart.
   std::set<Action*> migrating_starts_;
 };

@@ -162,6 +162,9 @@ struct OrderConstraint {
   std::string then_action = "start";
   OrderKind kind = OrderKind::kMandatory;
   bool inverse = false;  // the symmetrical counterpart of a configured order
+  // Non-empty: `first` is one of a require-all=false set; "then" needs only one of them, through
+  // the pseudo-action of this name.
+  std::string any_of;
 };
 
 struct Colocation {
@@ -185,7 +188,9 @@ enum OrderFlags : uint32_t {
   kOrderSameNode = 1u << 4,      // only when both on the same node
   kOrderSerialize = 1u << 5,     // not at the same time, either order
   kOrderImpliesFirstMigratable = 1u << 6,
-  kOrderRestart = 1u << 7,  // stop -> start of one resource: see actions.cc
+  kOrderRestart = 1u << 7,
+  kOrderRunnableAny = 1u << 8,  // then (a pseudo-action) is runnable if any such first is  // stop
+                                // -> start of one resource: see actions.cc
 };
 
 struct Action;

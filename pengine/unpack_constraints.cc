@@ -215,6 +215,8 @@ class ConstraintReader {
     struct Set {
       std::vector<Resource*> members;
       bool sequential = true;
+      bool require_all = true;
+      std::string id;
       std::string action = "start";
     };
     std::vector<Set> parsed;
@@ -224,8 +226,8 @@ class ConstraintReader {
       s.sequential = !set.attribute("sequential") || IsTrue(set.attribute("sequential").value());
       if (set.attribute("action"))
         s.action = set.attribute("action").value();
-      if (set.attribute("require-all") && !IsTrue(set.attribute("require-all").value()))
-        Unsupported(id, "a resource set with require-all=false");
+      s.require_all = !set.attribute("require-all") || IsTrue(set.attribute("require-all").value());
+      s.id = set.attribute("id").value();
       for (pugi::xml_node ref : set.children("resource_ref"))
         for (Resource* rsc : Expand(ref.attribute("id").value(), id))
           s.members.push_back(rsc);
@@ -244,6 +246,14 @@ class ConstraintReader {
           a.sequential ? std::vector<Resource*>{a.members.back()} : a.members;
       std::vector<Resource*> thens =
           b.sequential ? std::vector<Resource*>{b.members.front()} : b.members;
+      if (!a.require_all) {
+        // Any one member of the set is enough: the orders meet in a "one-or-more" pseudo-action.
+        for (Resource* f : a.members)
+          for (Resource* t : thens)
+            ws_.order_constraints.push_back(
+                {id, f, a.action, t, b.action, kind, false, "one-or-more:" + a.id});
+        continue;
+      }
       for (Resource* f : firsts)
         for (Resource* t : thens)
           add(f, a.action, t, b.action);

@@ -331,24 +331,28 @@ def generate(seed):
                 call += 1
                 continue
             how = here[0]
+            # A failure's record and its last-failure attribute carry the same time.
+            failed_at = EXECUTION_DATE - rng.choice([30, 600, 86400])
             if how == "failed-start":
-                _op(entry, name, "start", 0, 1, call, node, op_id=f"{name}_last_0")
-                _op(entry, name, "start", 0, 1, call, node, op_id=f"{name}_last_failure_0")
+                _op(entry, name, "start", 0, 1, call, node, op_id=f"{name}_last_0",
+                    when=failed_at)
+                _op(entry, name, "start", 0, 1, call, node, op_id=f"{name}_last_failure_0",
+                    when=failed_at)
                 transient += [(f"fail-count-{name}#start_0", "INFINITY"),
-                              (f"last-failure-{name}#start_0", str(EXECUTION_DATE - 600))]
+                              (f"last-failure-{name}#start_0", str(failed_at))]
                 call += 1
                 continue
-            _op(entry, name, "start", 0, 0, call, node, op_id=f"{name}_last_0")
+            _op(entry, name, "start", 0, 0, call, node, op_id=f"{name}_last_0",
+                when=min(EXECUTION_DATE - 3600, failed_at - 60))
             call += 1
             if how == "failed-monitor":
                 _op(entry, name, "monitor", MONITOR_MS, 1, call, node,
-                    op_id=f"{name}_monitor_{MONITOR_MS}")
+                    op_id=f"{name}_monitor_{MONITOR_MS}", when=failed_at)
                 _op(entry, name, "monitor", MONITOR_MS, 1, call, node,
-                    op_id=f"{name}_last_failure_0")
+                    op_id=f"{name}_last_failure_0", when=failed_at)
                 count = rng.choice([1, 1, 2, 3])
                 transient += [(f"fail-count-{name}#monitor_{MONITOR_MS}", str(count)),
-                              (f"last-failure-{name}#monitor_{MONITOR_MS}",
-                               str(EXECUTION_DATE - rng.choice([30, 600, 86400])))]
+                              (f"last-failure-{name}#monitor_{MONITOR_MS}", str(failed_at))]
             else:
                 _op(entry, name, "monitor", MONITOR_MS, 0, call, node,
                     op_id=f"{name}_monitor_{MONITOR_MS}")
