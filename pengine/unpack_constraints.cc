@@ -128,6 +128,7 @@ class ConstraintReader {
     struct Set {
       std::vector<Resource*> members;
       bool sequential = true;
+      bool listed = false;
       Role role = Role::kUnknown;
       int score = 0;
     };
@@ -136,6 +137,7 @@ class ConstraintReader {
       pugi::xml_node set = ws_.ids->Resolve(set_xml);
       Set s;
       s.sequential = !set.attribute("sequential") || IsTrue(set.attribute("sequential").value());
+      s.listed = std::string_view(set.attribute("ordering").value()) == "listed";
       s.role = ParseRole(set.attribute("role").value());
       s.score = set.attribute("score") ? ParseScore(set.attribute("score").value()) : score;
       for (pugi::xml_node ref : set.children("resource_ref"))
@@ -150,6 +152,10 @@ class ConstraintReader {
           for (size_t j = 0; j < s.members.size(); ++j)
             if (i != j && (s.sequential ? j < i : true))
               add(s.members[i], s.members[j], s.role, s.role, s.score);
+      } else if (s.sequential && s.listed) {
+        // ordering="listed" (an older schema's option): each member placed with the next.
+        for (size_t i = 1; i < s.members.size(); ++i)
+          add(s.members[i - 1], s.members[i], s.role, s.role, s.score);
       } else if (s.sequential) {
         for (size_t i = 1; i < s.members.size(); ++i)
           add(s.members[i], s.members[i - 1], s.role, s.role, s.score);
