@@ -12,6 +12,7 @@ packages=(
   libabsl-dev catch2 libpugixml-dev libssl-dev libcli11-dev nlohmann-json3-dev libbz2-dev
   # resource agents that lrmd's tests run (ocf:heartbeat:*, ocf:pacemaker:*)
   resource-agents pacemaker-resource-agents
+  fence-agents  # the fence agents stonithd runs (its tests use fence_dummy)
   # what the local-cluster script and the end-to-end tests run
   iproute2 procps psmisc iptables nftables python3
   # the reference implementation: its corosync.conf is a parser test input, and the benchmarks

@@ -1,0 +1,208 @@
+// Running fence agents for real: test agents in testdata/ (arguments, timeouts, failures, bounded
+// output, meta-data) and Debian's fence_dummy from fence-agents (skipped when not installed).
+#include "stonithd/fence_agent.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/event_loop.h"
+
+namespace ha::stonithd {
+namespace {
+
+const std::string kTestData = HA_STONITHD_TESTDATA_DIR;
+constexpr char kFenceDummy[] = "/usr/sbin/fence_dummy";
+
+struct Harness {
+  std::unique_ptr<EventLoop> loop;
+  RealClock clock;
+  std::unique_ptr<lrmd::PosixProcessRunner> runner;
+  std::unique_ptr<FenceAgentRunner> agents;
+
+  explicit Harness(std::string bin_dir = kTestData, size_t max_output = 64 * 1024) {
+    auto created = CreateQbEventLoop();
+    REQUIRE(created.ok());
+    loop = std::move(*created);
+    lrmd::PosixProcessRunner::Options options;
+    options.max_output_bytes = max_output;
+    options.kill_grace = absl::Milliseconds(500);
+    runner = std::make_unique<lrmd::PosixProcessRunner>(*loop, clock, options);
+    FenceAgentPaths paths;
+    paths.bin_dir = std::move(bin_dir);
+    agents = std::make_unique<FenceAgentRunner>(*runner, paths);
+  }
+  ~Harness() {
+    agents.reset();
+    runner.reset();  // before the loop
+  }
+
+  // Runs until the agent is done (a 20 s guard fails the test).
+  FenceResult Wait(absl::StatusOr<FenceAgentRunner::RunId> id, std::optional<FenceResult>& result) {
+    REQUIRE(id.ok());
+    bool guard_fired = false;
+    EventLoop::TimerId guard = loop->AddTimer(absl::Seconds(20), [&] {
+      guard_fired = true;
+      loop->Stop();
+    });
+    if (!result.has_value()) {
+      loop->Run();
+    }
+    loop->CancelTimer(guard);
+    REQUIRE_FALSE(guard_fired);
+    REQUIRE(result.has_value());
+    return *result;
+  }
+
+  FenceResult Run(const FenceDevice& device,
+                  const std::string& action,
+                  const std::string& target,
+                  absl::Duration timeout = absl::Seconds(10)) {
+    std::optional<FenceResult> result;
+    auto id = agents->Run(device, action, target, timeout, [&](FenceResult r) {
+      result = std::move(r);
+      loop->Stop();
+    });
+    return Wait(id, result);
+  }
+
+  FenceResult Metadata(const std::string& agent) {
+    std::optional<FenceResult> result;
+    auto id = agents->RunMetadata(agent, absl::Seconds(10), [&](FenceResult r) {
+      result = std::move(r);
+      loop->Stop();
+    });
+    return Wait(id, result);
+  }
+};
+
+FenceDevice Device(const std::string& agent, std::map<std::string, std::string> params = {}) {
+  absl::StatusOr<FenceDevice> device = MakeFenceDevice("dev", agent, std::move(params));
+  REQUIRE(device.ok());
+  return *device;
+}
+
+TEST_CASE("a test agent gets its arguments on stdin") {
+  Harness h;
+  FenceResult r =
+      h.Run(Device("fence_echo", {{"pcmk_host_map", "n1:vm1"}, {"ipaddr", "x"}}), "reboot", "n1");
+  CHECK(r.ok());
+  CHECK(r.stdout_tail == "action=reboot\nnodename=n1\nport=vm1\nipaddr=x\n");
+
+  r = h.Run(Device("fence_echo"), "list", "");
+  CHECK(r.ok());
+  CHECK(ParseTargetList(r.stdout_tail) == std::vector<std::string>{"vm1", "alias1", "vm2"});
+
+  r = h.Run(Device("fence_echo", {{"state", "off"}}), "status", "n1");
+  CHECK(r.ok());
+  CHECK(r.power == PowerState::kOff);
+  r = h.Run(Device("fence_echo", {{"state", "broken"}}), "status", "n1");
+  CHECK_FALSE(r.ok());
+  CHECK(r.reason == "agent exited with code 1");
+}
+
+TEST_CASE("meta-data gives parameters and actions") {
+  Harness h;
+  FenceResult r = h.Metadata("fence_echo");
+  REQUIRE(r.ok());
+  absl::StatusOr<FenceAgentMetadata> md = ParseFenceAgentMetadata(r.stdout_tail);
+  REQUIRE(md.ok());
+  CHECK(md->name == "fence_echo");
+  CHECK(md->shortdesc == "Echo fence agent for tests");
+  CHECK(md->FindParameter("plug")->obsoletes == "port");
+  AgentCapabilities caps = md->Capabilities();
+  CHECK(caps.known);
+  CHECK(caps.supports_list);
+  CHECK(caps.supports_reboot);
+  CHECK(caps.has_plug_parameter);
+  CHECK_FALSE(caps.automatic_unfencing);
+  CHECK_FALSE(ParseFenceAgentMetadata("<not-an-agent/>").ok());
+  CHECK_FALSE(ParseFenceAgentMetadata("<resource-agent").ok());
+}
+
+TEST_CASE("a hanging agent is killed with its process group after its timeout") {
+  Harness h;
+  FenceResult r = h.Run(Device("fence_hang"), "off", "n1", absl::Milliseconds(300));
+  CHECK(r.status == lrmd::ExecStatus::kTimedOut);
+  CHECK_FALSE(r.ok());
+  CHECK(absl::StrContains(r.reason, "timed out"));
+  // The child it started in its group ("started PID") is gone too.
+  REQUIRE(absl::StartsWith(r.stdout_tail, "started "));
+  pid_t child = std::atoi(r.stdout_tail.substr(8).c_str());
+  REQUIRE(child > 0);
+  // Dead: no such process, or a zombie waiting for whoever inherited it.
+  std::ifstream stat(absl::StrCat("/proc/", child, "/stat"));
+  std::string pid_field, comm, state;
+  bool gone = !(stat >> pid_field >> comm >> state) || state == "Z";
+  CHECK(gone);
+}
+
+TEST_CASE("a failing agent's reason comes from its stderr") {
+  Harness h;
+  FenceResult r = h.Run(Device("fence_fail"), "off", "n1");
+  CHECK(r.status == lrmd::ExecStatus::kDone);
+  CHECK(r.exit_code == 1);
+  CHECK(r.reason == "Failed: Unable to connect/login to fencing device");
+}
+
+TEST_CASE("output is bounded; a missing agent is not installed") {
+  Harness h(kTestData, 4096);
+  FenceResult r = h.Run(Device("fence_chatty"), "monitor", "");
+  CHECK(r.ok());
+  CHECK(r.stdout_tail.size() <= 4096);
+  CHECK(absl::EndsWith(r.stdout_tail, "the end\n"));
+  r = h.Run(Device("fence_does_not_exist"), "off", "n1");
+  CHECK(r.status == lrmd::ExecStatus::kNotInstalled);
+}
+
+TEST_CASE("fence_dummy from fence-agents: list, status, monitor, off, reboot") {
+  if (access(kFenceDummy, X_OK) != 0) {
+    WARN("skipped: " << kFenceDummy << " is not installed (Debian package fence-agents)");
+    return;
+  }
+  Harness h("/usr/sbin");
+  char tmpl[] = "/tmp/stonithd-dummy-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string status_file = absl::StrCat(tmpl, "/status");
+  FenceDevice dummy = Device("fence_dummy", {{"status_file", status_file}});
+
+  FenceResult md = h.Metadata("fence_dummy");
+  REQUIRE(md.ok());
+  absl::StatusOr<FenceAgentMetadata> parsed = ParseFenceAgentMetadata(md.stdout_tail);
+  REQUIRE(parsed.ok());
+  AgentCapabilities caps = parsed->Capabilities();
+  CHECK(caps.supports_reboot);
+  CHECK(caps.supports_status);
+  CHECK_FALSE(caps.supports_list);  // fence_dummy has no list action
+  absl::StatusOr<FenceDevice> with_caps =
+      MakeFenceDevice("dummy", "fence_dummy", {{"status_file", status_file}}, caps);
+  REQUIRE(with_caps.ok());
+  CHECK(with_caps->host_check == HostCheck::kStatus);  // Pacemaker's default for such an agent
+
+  CHECK(h.Run(dummy, "monitor", "").ok());
+  FenceResult list = h.Run(dummy, "list", "");
+  CHECK_FALSE(list.ok());  // "Unrecognised action 'list'"
+  CHECK(absl::StrContains(list.reason, "list"));
+
+  FenceResult status = h.Run(dummy, "status", "node1");
+  CHECK(status.ok());
+  CHECK(status.power == PowerState::kOff);  // no status file yet: off
+  CHECK(h.Run(dummy, "on", "node1").ok());
+  CHECK(h.Run(dummy, "status", "node1").power == PowerState::kOn);
+  CHECK(h.Run(dummy, "off", "node1").ok());
+  CHECK(h.Run(dummy, "status", "node1").power == PowerState::kOff);
+  CHECK(h.Run(dummy, "reboot", "node1").ok());
+  CHECK(h.Run(dummy, "status", "node1").power == PowerState::kOn);
+  std::string rm = absl::StrCat("rm -rf '", tmpl, "'");
+  CHECK(std::system(rm.c_str()) == 0);
+}
+
+}  // namespace
+}  // namespace ha::stonithd

@@ -1,0 +1,274 @@
+// stonithd's fencing core (like the execution half of Pacemaker's fenced: fenced_remote.c's
+// operation handling and fenced_commands.c's device execution), as a pure state machine.
+//
+// The driver feeds it events with the time (monotonic, for timers and retry windows; wall, for
+// the history) and applies the effects it returns, in order: run or cancel an agent (through
+// FenceAgentRunner), arm or cancel a timer, publish an operation's new state, log. The core does
+// no I/O, reads no clock and draws its random delays from its own seeded generator, so a run
+// replays exactly from its seed. This first version executes with the devices registered on this
+// node; asking the other nodes (the `stonithd` process group) comes with the daemon wiring.
+//
+// A fencing operation (RequestFence) goes through these phases:
+//
+//   RequestFence -(self, or tolerance hit, or merged)-> answered at once
+//        |
+//        v
+//   kQuerying: which devices can fence the target: static checks, and the agent's list or status
+//        |     action for dynamic-list / status devices (lists are cached for list_cache_ttl)
+//        v
+//   plan: the target's topology levels in index order (a level is usable when all its devices
+//        |  are registered and capable), else one step per capable device (priority, then id);
+//        |  no step: FAILED "No fence device"
+//        v
+//   for each step, its sub-actions in order: reboot is the device's reboot when there is one
+//   device that has reboot, else every device off then every device on (Pacemaker's remapping);
+//   off and on are themselves. Before the first sub-action, the request's delay
+//   (priority-fencing-delay); before each off/reboot, the device's pcmk_delay_base plus a random
+//   part up to pcmk_delay_max:
+//        kDelaying -(timer)-> kExecuting -(agent ok)-> next sub-action ... -> DONE
+//                                 | failed, tries left and < 70% of its timeout used
+//                                 v
+//                             kRetryWait -(timer, 1 s)-> kExecuting (with what is left of it)
+//        a failed sub-action fails its step: the next step starts (fall through); when the last
+//        one fails: FAILED with the last reason. A failed "on" of a remapped reboot after every
+//        "off" succeeded still counts as done (the target is off), with a warning.
+//   The whole operation times out (FAILED) after the sum of its sub-actions' timeouts plus
+//   delays, times 1.2 (Pacemaker's factor), or the request's own timeout when given.
+//
+// Merging: a request for a target and action while an operation for the same target and action
+// is running is not executed again: it completes with that operation's result. Self-fencing: a
+// request against the local node fails unless allow_self. ConfirmFenced records a manual "off"
+// (device "manual ack"), completes the target's running operations, and logs at kCrit.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "stonithd/fence_agent.h"
+#include "stonithd/fence_device.h"
+
+namespace ha::stonithd {
+
+// Mirrors ha.stonithd.v1.FenceAction.
+enum class FenceAction { kReboot, kOff, kOn };
+const char* FenceActionName(FenceAction action);  // "reboot", "off", "on"
+
+// Mirrors ha.stonithd.v1.FenceState.
+enum class FenceState {
+  kPending,  // requested; devices being queried, waited for or executed
+  kDone,     // the target is off (rebooted, or on for kOn)
+  kFailed,   // the target's state is unknown
+};
+const char* FenceStateName(FenceState state);  // "pending", "done", "failed"
+
+// One fencing operation, as the history keeps it (mirrors ha.stonithd.v1.FenceOperation).
+struct FenceRecord {
+  std::string id;
+  std::string target;
+  FenceAction action = FenceAction::kReboot;
+  FenceState state = FenceState::kPending;
+  std::string device;    // the device that succeeded, or the last one tried; "manual ack"
+  std::string delegate;  // the node that executed it
+  std::string origin;    // the node where it was requested
+  std::string client;
+  absl::Time requested = absl::InfinitePast();  // wall clock
+  absl::Time completed = absl::InfinitePast();  // wall clock; InfinitePast while pending
+  std::string exit_reason;
+  int level = 0;                  // the topology index of `device`; 0 without topology
+  bool within_tolerance = false;  // an earlier result returned for this request
+  std::string merged_into;        // the operation whose result this request shares
+};
+
+inline constexpr char kManualAck[] = "manual ack";
+
+struct FencingCoreOptions {
+  std::string local_node;                              // REQUIRES: not empty
+  absl::Duration default_timeout = absl::Seconds(60);  // stonith-timeout
+  uint64_t seed = 1;                                   // for the pcmk_delay_max random delays
+  size_t max_history = 500;                            // finished operations kept
+  absl::Duration list_cache_ttl = absl::Seconds(60);   // dynamic-list results reused this long
+  absl::Duration retry_pause = absl::Seconds(1);       // between two tries of an agent action
+};
+
+struct Now {
+  absl::Time monotonic;
+  absl::Time wall;
+};
+
+// ---- Events ----
+
+struct RequestFence {
+  std::string id;  // unique (a UUID); empty: the core makes one
+  std::string target;
+  FenceAction action = FenceAction::kReboot;
+  std::string origin;
+  std::string client;
+  absl::Duration timeout = absl::ZeroDuration();    // whole operation; zero: computed
+  absl::Duration delay = absl::ZeroDuration();      // e.g. priority-fencing-delay for the target
+  absl::Duration tolerance = absl::ZeroDuration();  // reuse a success this recent
+  bool allow_self = false;                          // may fence the local node
+};
+struct ConfirmFenced {
+  std::string id;
+  std::string target;
+  std::string origin;
+  std::string client;
+};
+// A RunAgent's result (exactly one per RunAgent, also after CancelRun).
+struct AgentFinished {
+  int64_t run_id = 0;
+  FenceResult result;
+};
+// Timers are per operation and kind; arming one replaces the pending one of that key.
+struct TimerKey {
+  enum Kind { kDelay, kRetry, kDeadline };
+  std::string op_id;
+  Kind kind = kDelay;
+  bool operator==(const TimerKey&) const = default;
+  bool operator<(const TimerKey& o) const {
+    return op_id != o.op_id ? op_id < o.op_id : kind < o.kind;
+  }
+};
+struct TimerFired {
+  TimerKey key;
+};
+using Event = std::variant<RequestFence, ConfirmFenced, AgentFinished, TimerFired>;
+
+// ---- Effects ----
+
+// Run `action` (off, on, reboot, list, status) of `device` against `target` (empty for list),
+// killed after `timeout`; reply AgentFinished with `run_id`.
+struct RunAgent {
+  int64_t run_id = 0;
+  std::string op_id;
+  FenceDevice device;
+  std::string action;
+  std::string target;
+  absl::Duration timeout = absl::ZeroDuration();
+};
+struct CancelRun {
+  int64_t run_id = 0;
+};
+struct ArmTimer {
+  TimerKey key;
+  absl::Duration after = absl::ZeroDuration();
+};
+struct CancelTimer {
+  TimerKey key;
+};
+// An operation was created or finished (publish, answer the client, record).
+struct OperationChanged {
+  FenceRecord record;
+};
+struct LogLine {
+  enum Level { kDebug, kInfo, kNotice, kWarning, kError, kCrit };
+  Level level = kInfo;
+  std::string text;
+};
+using Effect = std::variant<RunAgent, CancelRun, ArmTimer, CancelTimer, OperationChanged, LogLine>;
+using Effects = std::vector<Effect>;
+
+class FencingCore {
+ public:
+  explicit FencingCore(FencingCoreOptions options);
+
+  // Configuration (between events; running operations keep the devices they planned with,
+  // except that a removed device fails the step that needs it).
+  void RegisterDevice(FenceDevice device);
+  bool UnregisterDevice(const std::string& id);
+  void SetTopology(FencingTopology topology) { topology_ = std::move(topology); }
+  void SetNodeAttributes(NodeAttributes attributes) { node_attributes_ = std::move(attributes); }
+  const std::map<std::string, FenceDevice>& devices() const { return devices_; }
+
+  Effects Handle(Event event, Now now);
+
+  // Every running and finished operation, newest first; only those against `target` unless
+  // empty.
+  std::vector<FenceRecord> History(std::string_view target = "") const;
+  size_t running() const { return ops_.size(); }
+
+ private:
+  struct SubAction {
+    std::string device;
+    std::string action;      // off, on, reboot
+    bool tolerated = false;  // the "on" of a remapped reboot: its failure does not fail the step
+  };
+  struct Step {
+    int level = 0;
+    std::vector<SubAction> subs;
+  };
+  enum class Phase { kQuerying, kDelaying, kExecuting, kRetryWait };
+  struct Operation {
+    FenceRecord record;
+    RequestFence request;
+    Phase phase = Phase::kQuerying;
+    std::map<int64_t, std::string> queries;  // run id -> device
+    std::set<std::string> capable;
+    std::vector<Step> steps;
+    size_t step = 0;
+    size_t sub = 0;
+    bool request_delay_done = false;
+    int64_t run_id = 0;  // the running sub-action's run, 0 when none
+    int tries = 0;
+    absl::Time first_try = absl::InfinitePast();    // monotonic
+    absl::Duration timeout = absl::ZeroDuration();  // the sub-action's whole timeout
+    std::string last_reason;
+    bool on_failed = false;
+    std::vector<std::string> merged;                      // request ids merged into this operation
+    absl::Duration total_timeout = absl::ZeroDuration();  // the deadline armed at planning
+  };
+  struct CachedList {
+    std::vector<std::string> targets;
+    absl::Time at = absl::InfinitePast();
+  };
+  enum class RunPurpose { kQuery, kExecute };
+  struct RunInfo {
+    std::string op_id;
+    RunPurpose purpose = RunPurpose::kExecute;
+    std::string device;
+    std::string action;
+  };
+
+  void OnRequest(RequestFence request, Now now, Effects& out);
+  void OnConfirm(const ConfirmFenced& confirm, Now now, Effects& out);
+  void OnAgentFinished(AgentFinished finished, Now now, Effects& out);
+  void OnTimer(const TimerKey& key, Now now, Effects& out);
+
+  void StartQueries(Operation& op, Now now, Effects& out);
+  void OnQueryResult(
+      Operation& op, const RunInfo& run, const FenceResult& result, Now now, Effects& out);
+  void Plan(Operation& op, Now now, Effects& out);
+  void StartSub(Operation& op, Now now, Effects& out);
+  void RunSub(Operation& op, Now now, Effects& out);
+  void OnExecResult(Operation& op, const FenceResult& result, Now now, Effects& out);
+  void NextStep(Operation& op, Now now, Effects& out);
+  void Finish(Operation& op, FenceState state, std::string reason, Now now, Effects& out);
+  absl::Duration DeviceDelay(const FenceDevice& device, std::string_view target);
+  absl::Duration TotalTimeout(const Operation& op) const;
+  void Record(FenceRecord record);
+  std::string Name(const Operation& op) const;
+
+  FencingCoreOptions options_;
+  std::mt19937_64 rng_;
+  std::map<std::string, FenceDevice> devices_;
+  FencingTopology topology_;
+  NodeAttributes node_attributes_;
+  std::map<std::string, Operation> ops_;  // running operations by id
+  std::map<int64_t, RunInfo> runs_;
+  std::map<std::string, CachedList> lists_;            // device -> its last list output
+  std::map<std::string, FenceRecord> pending_merged_;  // merged requests by id, until done
+  std::deque<FenceRecord> history_;                    // finished, oldest first
+  int64_t next_run_id_ = 1;
+  int64_t next_op_number_ = 1;
+};
+
+}  // namespace ha::stonithd
