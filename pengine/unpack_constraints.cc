@@ -50,6 +50,11 @@ class ConstraintReader {
     return out;
   }
 
+  bool IsTemplate(std::string_view id) const {
+    pugi::xml_node node = ws_.ids->Find(id);
+    return node && std::string_view(node.name()) == "template";
+  }
+
   void Unsupported(std::string_view constraint_id, std::string_view id) {
     ws_.Warn("unsupported-feature",
              absl::StrCat("constraint ",
@@ -120,6 +125,10 @@ class ConstraintReader {
       auto primaries = Expand(xml.attribute("with-rsc").value(), id);
       Role dependent_role = ParseRole(xml.attribute("rsc-role").value());
       Role primary_role = ParseRole(xml.attribute("with-rsc-role").value());
+      // A template on both sides stands for two unordered sets, which Pacemaker 2.1 leaves
+      // unconstrained with each other.
+      if (IsTemplate(xml.attribute("rsc").value()) && IsTemplate(xml.attribute("with-rsc").value()))
+        return;
       for (Resource* d : dependents)
         for (Resource* p : primaries)
           add(d, p, dependent_role, primary_role, score);
