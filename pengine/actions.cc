@@ -233,6 +233,18 @@ class ActionBuilder {
       restart = ParametersDigest(rsc.params, names) != recorded_restart;
     }
     bool changed = recorded.empty() || recorded != ParametersDigest(rsc.params);
+    // A CIB with its secrets masked ("****") is compared by the digest without them (and
+    // without the fencer's own pcmk_* options), as Pacemaker's simulations do.
+    std::string recorded_secure = op.attribute("op-secure-digest").value();
+    if (changed && !recorded_secure.empty()) {
+      std::set<std::string> secret =
+          absl::StrSplit(op.attribute("op-secure-params").value(), ' ', absl::SkipEmpty());
+      std::map<std::string, std::string> shown;
+      for (const auto& [name, value] : rsc.params)
+        if (!secret.count(name) && name.rfind("pcmk_", 0) != 0)
+          shown[name] = value;
+      changed = ParametersDigest(shown) != recorded_secure;
+    }
     if (!restart && !changed)
       return;
     if (!restart && !recorded_restart.empty()) {
