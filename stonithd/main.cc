@@ -1,11 +1,45 @@
-// stonithd: fencing (issue 8).
-// Until that work lands, it is an empty shell that serves its health check on its socket, so
-// that the supervisor, the tools and the local-cluster script already handle it as a daemon.
+// stonithd: fencing (issue 8). Runs fence agents for fencing requests with the devices of the CIB
+// and those registered through the API, keeps the fencing history, and serves the Fencer API on
+// its socket (stonithd/stonithd_driver.h). This version executes on this node only.
+#include <cstdlib>
+#include <memory>
+
 #include "common/daemon_runtime.h"
+#include "common/logging.h"
+#include "lrmd/process_runner.h"
+#include "stonithd/cib_source.h"
+#include "stonithd/stonithd_driver.h"
 
 int main(int argc, char** argv) {
   return ha::RunDaemonMain("stonithd", argc, argv, [](ha::DaemonRuntime& rt) {
-    rt.SetState(ha::daemon::v1::SERVING, "shell: serves its health check only");
+    ha::stonithd::StonithdDriverOptions options;
+    options.core.local_node = rt.local_node().name;
+    options.core.seed = static_cast<uint64_t>(absl::ToUnixNanos(rt.clock().WallNow()));
+    if (const char* dir = std::getenv("HA_FENCE_AGENT_DIR"); dir != nullptr && *dir != '\0') {
+      options.paths.bin_dir = dir;  // tests: agents of their own
+    }
+    // Fence agents carry a tag of their own (not lrmd's): what a killed stonithd left running
+    // is killed before this one serves.
+    ha::lrmd::PosixProcessRunner::Options runner_options;
+    runner_options.owner_tag = rt.config().system.run_dir + "/stonithd";
+    runner_options.kill_group_after_exit = true;
+    if (int orphans = ha::lrmd::KillOrphanedAgents(runner_options.owner_tag); orphans > 0)
+      HA_LOG_WARN("main", "killed %d fence agent processes left by a previous stonithd", orphans);
+    // Adopted objects are destroyed in reverse: the CIB poller, the driver, the runner.
+    auto* runner = rt.Adopt(
+        std::make_unique<ha::lrmd::PosixProcessRunner>(rt.loop(), rt.clock(), runner_options));
+    auto* driver = rt.Adopt(
+        std::make_unique<ha::stonithd::StonithdDriver>(rt.loop(), rt.clock(), *runner, options));
+    auto* cib = rt.Adopt(std::make_unique<ha::stonithd::CibSource>(
+        rt.loop(), *driver, ha::DaemonSocketPath(rt.config(), "cibd")));
+    rt.AddService(driver);
+    rt.SetStopHandler([&rt, driver, cib] {
+      cib->Stop();
+      driver->Stop();  // ends the WatchEvents streams, so the server stops at once
+      rt.RequestStop();
+    });
+    cib->Start();
+    rt.SetState(ha::daemon::v1::SERVING, "executes on this node only");
     return absl::OkStatus();
   });
 }

@@ -1,0 +1,254 @@
+// The driver's core half: effects, fencing, confirmation, history, events. Devices and levels are
+// in stonithd_devices.cc.
+#include "stonithd/stonithd_driver.h"
+
+#include <syslog.h>
+
+#include <random>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/grpc_status.h"
+#include "common/logging.h"
+#include "common/loop_call.h"
+#include "stonithd/ask_loop.h"
+#include "stonithd/proto_convert.h"
+
+namespace ha::stonithd {
+namespace {
+
+int Priority(LogLine::Level level) {
+  switch (level) {
+    case LogLine::kDebug:
+      return LOG_DEBUG;
+    case LogLine::kInfo:
+      return LOG_INFO;
+    case LogLine::kNotice:
+      return LOG_NOTICE;
+    case LogLine::kWarning:
+      return LOG_WARNING;
+    case LogLine::kError:
+      return LOG_ERR;
+    case LogLine::kCrit:
+      return LOG_CRIT;
+  }
+  return LOG_INFO;
+}
+
+int64_t NowMillis(Clock& clock) {
+  return absl::ToUnixMillis(clock.WallNow());
+}
+
+}  // namespace
+
+StonithdDriver::StonithdDriver(EventLoop& loop,
+                               Clock& clock,
+                               lrmd::ProcessRunner& runner,
+                               StonithdDriverOptions options)
+    : loop_(loop),
+      clock_(clock),
+      options_(std::move(options)),
+      agents_(runner, options_.paths),
+      core_(options_.core) {}
+
+StonithdDriver::~StonithdDriver() {
+  Stop();
+  for (auto& [key, timer] : timers_) {
+    loop_.CancelTimer(timer);
+  }
+}
+
+void StonithdDriver::Stop() {
+  watchers_.Close();
+}
+
+std::string StonithdDriver::NewOperationId() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng();
+  uint64_t b = rng();
+  // A version 4 UUID.
+  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x",
+                         a >> 32,
+                         (a >> 16) & 0xffff,
+                         a & 0xfff,
+                         ((b >> 48) & 0x3fff) | 0x8000,
+                         b & 0xffffffffffffULL);
+}
+
+// ---- Effects ----
+
+void StonithdDriver::Feed(Event event) {
+  pump_.Feed(std::move(event));
+}
+
+void StonithdDriver::Apply(const Effect& effect) {
+  if (const auto* run = std::get_if<RunAgent>(&effect)) {
+    RunAgentNow(*run);
+  } else if (const auto* cancel = std::get_if<CancelRun>(&effect)) {
+    if (auto it = runs_.find(cancel->run_id); it != runs_.end()) {
+      if (absl::Status s = agents_.Cancel(it->second); !s.ok()) {
+        HA_LOG_DEBUG("fencing", "cancel of run %d: %s", cancel->run_id, s.ToString());
+      }
+    }
+  } else if (const auto* arm = std::get_if<ArmTimer>(&effect)) {
+    TimerKey key = arm->key;
+    if (auto it = timers_.find(key); it != timers_.end()) {
+      loop_.CancelTimer(it->second);
+    }
+    timers_[key] = loop_.AddTimer(arm->after, [this, key] {
+      timers_.erase(key);
+      Feed(TimerFired{key});
+    });
+  } else if (const auto* cancel_timer = std::get_if<CancelTimer>(&effect)) {
+    if (auto it = timers_.find(cancel_timer->key); it != timers_.end()) {
+      loop_.CancelTimer(it->second);
+      timers_.erase(it);
+    }
+  } else if (const auto* changed = std::get_if<OperationChanged>(&effect)) {
+    const FenceRecord& record = changed->record;
+    PublishOperation(record);
+    if (auto it = waiters_.find(record.id);
+        it != waiters_.end() && (record.state != FenceState::kPending || !it->second.final_only)) {
+      RecordCallback reply = std::move(it->second.reply);
+      waiters_.erase(it);
+      reply(record);
+    }
+  } else if (const auto* line = std::get_if<LogLine>(&effect)) {
+    HA_LOG("fencing", Priority(line->level), "%s", line->text);
+  }
+}
+
+void StonithdDriver::RunAgentNow(const RunAgent& run) {
+  const int64_t run_id = run.run_id;
+  absl::StatusOr<FenceAgentRunner::RunId> id =
+      agents_.Run(run.device, run.action, run.target, run.timeout, [this, run_id](FenceResult r) {
+        runs_.erase(run_id);
+        Feed(AgentFinished{run_id, std::move(r)});
+      });
+  if (!id.ok()) {
+    FenceResult failed;
+    failed.action = run.action;
+    failed.status = lrmd::ExecStatus::kError;
+    failed.reason = std::string(id.status().message());
+    Feed(AgentFinished{run_id, std::move(failed)});
+    return;
+  }
+  runs_[run_id] = *id;
+}
+
+void StonithdDriver::PublishOperation(const FenceRecord& record) {
+  v1::FenceEvent event;
+  event.set_time_unix_ms(NowMillis(clock_));
+  *event.mutable_operation() = ToProto(record);
+  watchers_.Publish(event);
+}
+
+void StonithdDriver::PublishDevice(const std::string& id,
+                                   bool registered,
+                                   v1::DeviceSource source) {
+  v1::FenceEvent event;
+  event.set_time_unix_ms(NowMillis(clock_));
+  event.mutable_device()->set_id(id);
+  event.mutable_device()->set_registered(registered);
+  event.mutable_device()->set_source(source);
+  watchers_.Publish(event);
+}
+
+void StonithdDriver::PublishTopologyChanged() {
+  v1::FenceEvent event;
+  event.set_time_unix_ms(NowMillis(clock_));
+  event.set_topology_changed(true);
+  watchers_.Publish(event);
+}
+
+// ---- Fencing ----
+
+grpc::Status StonithdDriver::Fence(grpc::ServerContext* ctx,
+                                   const v1::FenceRequest* request,
+                                   v1::FenceResponse* response) {
+  if (request->target().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the target is empty");
+  }
+  absl::StatusOr<FenceAction> action = FromProto(request->action());
+  if (!action.ok()) {
+    return ToGrpcStatus(action.status());
+  }
+  RequestFence fence;
+  fence.target = request->target();
+  fence.action = *action;
+  fence.origin = options_.core.local_node;
+  fence.client = request->client_name().empty() ? "unknown" : request->client_name();
+  fence.timeout = absl::Seconds(request->timeout_s());
+  fence.tolerance = absl::Seconds(request->tolerance_s());
+  const bool final_only = !request->async();
+  absl::StatusOr<FenceRecord> record =
+      AskLoop<FenceRecord>(loop_, ctx, [this, fence, final_only](Reply<FenceRecord> reply) {
+        RequestFence copy = fence;
+        copy.id = NewOperationId();
+        waiters_[copy.id] = Waiter{std::move(reply), final_only};
+        Feed(std::move(copy));
+      });
+  if (!record.ok()) {
+    return ToGrpcStatus(record.status());
+  }
+  *response->mutable_operation() = ToProto(*record);
+  return grpc::Status::OK;
+}
+
+grpc::Status StonithdDriver::ConfirmFenced(grpc::ServerContext* ctx,
+                                           const v1::ConfirmFencedRequest* request,
+                                           v1::ConfirmFencedResponse* response) {
+  if (request->target().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the target is empty");
+  }
+  stonithd::ConfirmFenced confirm;
+  confirm.target = request->target();
+  confirm.origin = options_.core.local_node;
+  confirm.client = request->client_name().empty() ? "unknown" : request->client_name();
+  absl::StatusOr<FenceRecord> record =
+      AskLoop<FenceRecord>(loop_, ctx, [this, confirm](Reply<FenceRecord> reply) {
+        stonithd::ConfirmFenced copy = confirm;
+        copy.id = NewOperationId();
+        waiters_[copy.id] = Waiter{std::move(reply), true};
+        Feed(std::move(copy));
+      });
+  if (!record.ok()) {
+    return ToGrpcStatus(record.status());
+  }
+  *response->mutable_operation() = ToProto(*record);
+  return grpc::Status::OK;
+}
+
+grpc::Status StonithdDriver::GetHistory(grpc::ServerContext* ctx,
+                                        const v1::GetHistoryRequest* request,
+                                        v1::GetHistoryResponse* response) {
+  absl::StatusOr<v1::GetHistoryResponse> answer = RunOnLoop(
+      loop_, ctx, [this, target = request->target(), last = request->last_success_only()] {
+        v1::GetHistoryResponse out;
+        std::set<std::string> seen;  // targets whose last success is in `out`
+        for (const FenceRecord& record : core_.History(target)) {
+          if (last) {
+            if (record.state != FenceState::kDone || !seen.insert(record.target).second) {
+              continue;
+            }
+          }
+          *out.add_operations() = ToProto(record);
+        }
+        return out;
+      });
+  if (!answer.ok()) {
+    return ToGrpcStatus(answer.status());
+  }
+  *response = *std::move(answer);
+  return grpc::Status::OK;
+}
+
+grpc::Status StonithdDriver::WatchEvents(grpc::ServerContext* ctx,
+                                         const v1::WatchEventsRequest*,
+                                         grpc::ServerWriter<v1::FenceEvent>* writer) {
+  return watchers_.Serve(ctx, writer, StreamHub<v1::FenceEvent>::Filter());
+}
+
+}  // namespace ha::stonithd

@@ -1,0 +1,155 @@
+// stonithd's driver: applies the FencingCore's effects to the real world (fence agents through
+// FenceAgentRunner on lrmd's ProcessRunner, timers on the event loop, operations to Fence callers
+// and WatchEvents subscribers), feeds it events, keeps which devices and levels came from the CIB
+// and which from the API, and serves the Fencer API.
+//
+// This version executes on this node only: a request is planned with the devices this stonithd
+// holds (the CIB's and those registered here); asking the other nodes through the `stonithd`
+// process group comes next.
+//
+// Threading: the core, the runner and the timers are used on the loop thread only. gRPC handlers
+// post their work to the loop and wait for its answer (common/loop_call.h); handlers that wait
+// for an agent (Fence, ListTargets, meta-data) get the answer through a callback from the loop.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/event_loop.h"
+#include "common/event_pump.h"
+#include "common/stream_hub.h"
+#include "lrmd/process_runner.h"
+#include "proto/stonithd.grpc.pb.h"
+#include "stonithd/fence_agent.h"
+#include "stonithd/fence_device.h"
+#include "stonithd/fencing_core.h"
+
+namespace ha::stonithd {
+
+struct StonithdDriverOptions {
+  FencingCoreOptions core;  // core.local_node names this node
+  FenceAgentPaths paths;
+  absl::Duration metadata_timeout = absl::Seconds(10);
+  absl::Duration list_timeout = absl::Seconds(30);  // ListTargets / ListDevices queries
+  size_t watch_queue_limit = 1000;                  // events queued per WatchEvents subscriber
+};
+
+class StonithdDriver final : public v1::Fencer::Service {
+ public:
+  // REQUIRES: `loop`, `clock` and `runner` outlive the driver; `runner` runs on `loop`.
+  StonithdDriver(EventLoop& loop,
+                 Clock& clock,
+                 lrmd::ProcessRunner& runner,
+                 StonithdDriverOptions options);
+  ~StonithdDriver() override;
+
+  StonithdDriver(const StonithdDriver&) = delete;
+  StonithdDriver& operator=(const StonithdDriver&) = delete;
+
+  // Ends every WatchEvents stream (UNAVAILABLE) and refuses new ones. Thread-safe.
+  void Stop();
+
+  // Replaces the devices and topology that came from the CIB (loop thread only). A device of
+  // the CIB replaces one registered through the API with the same id.
+  void ApplyCibConfig(FencingConfig config);
+  // The meta-data capabilities of `agent` (cached once read), waiting up to `timeout`; unknown
+  // (`known` false) when the meta-data cannot be read or `give_up` returns true. Any thread but
+  // the loop's.
+  AgentCapabilities CapabilitiesOf(const std::string& agent,
+                                   absl::Duration timeout,
+                                   const std::function<bool()>& give_up = {});
+
+  grpc::Status Fence(grpc::ServerContext*, const v1::FenceRequest*, v1::FenceResponse*) override;
+  grpc::Status ConfirmFenced(grpc::ServerContext*,
+                             const v1::ConfirmFencedRequest*,
+                             v1::ConfirmFencedResponse*) override;
+  grpc::Status GetHistory(grpc::ServerContext*,
+                          const v1::GetHistoryRequest*,
+                          v1::GetHistoryResponse*) override;
+  grpc::Status ListDevices(grpc::ServerContext*,
+                           const v1::ListDevicesRequest*,
+                           v1::ListDevicesResponse*) override;
+  grpc::Status ListTargets(grpc::ServerContext*,
+                           const v1::ListTargetsRequest*,
+                           v1::ListTargetsResponse*) override;
+  grpc::Status RegisterDevice(grpc::ServerContext*,
+                              const v1::RegisterDeviceRequest*,
+                              v1::RegisterDeviceResponse*) override;
+  grpc::Status UnregisterDevice(grpc::ServerContext*,
+                                const v1::UnregisterDeviceRequest*,
+                                v1::UnregisterDeviceResponse*) override;
+  grpc::Status RegisterLevel(grpc::ServerContext*,
+                             const v1::RegisterLevelRequest*,
+                             v1::RegisterLevelResponse*) override;
+  grpc::Status UnregisterLevel(grpc::ServerContext*,
+                               const v1::UnregisterLevelRequest*,
+                               v1::UnregisterLevelResponse*) override;
+  grpc::Status ListLevels(grpc::ServerContext*,
+                          const v1::ListLevelsRequest*,
+                          v1::ListLevelsResponse*) override;
+  grpc::Status WatchEvents(grpc::ServerContext*,
+                           const v1::WatchEventsRequest*,
+                           grpc::ServerWriter<v1::FenceEvent>*) override;
+
+ private:
+  // Called once, on the loop, with the record a Fence or ConfirmFenced caller waits for.
+  using RecordCallback = std::function<void(const FenceRecord&)>;
+  struct Waiter {
+    RecordCallback reply;
+    bool final_only = true;  // false: the first state (async Fence)
+  };
+  // Whether a device can fence a target, asked of its agent when its configuration cannot say.
+  using CapableCallback = std::function<void(bool)>;
+
+  void Feed(Event event);
+  void Apply(const Effect& effect);
+  void RunAgentNow(const RunAgent& run);
+  void PublishOperation(const FenceRecord& record);
+  void PublishDevice(const std::string& id, bool registered, v1::DeviceSource source);
+  void PublishTopologyChanged();
+
+  // Loop thread: runs `action` of `device` outside of any operation (queries of the API).
+  void RunQuery(const FenceDevice& device,
+                const std::string& action,
+                const std::string& target,
+                std::function<void(FenceResult)> done);
+  void CheckCapable(const FenceDevice& device, const std::string& target, CapableCallback done);
+  // Loop thread: the topology the core uses, the CIB's levels then the API's (which win).
+  void RebuildTopology();
+  v1::DeviceSource SourceOf(const std::string& id) const;
+  std::string NewOperationId();
+
+  EventLoop& loop_;
+  Clock& clock_;
+  StonithdDriverOptions options_;
+  FenceAgentRunner agents_;
+
+  // Loop thread only.
+  FencingCore core_;
+  EventPump<Event> pump_{[this](const Event& event) {
+    for (const Effect& effect : core_.Handle(event, Now{clock_.MonotonicNow(), clock_.WallNow()})) {
+      Apply(effect);
+    }
+  }};
+  std::map<TimerKey, EventLoop::TimerId> timers_;
+  std::map<int64_t, FenceAgentRunner::RunId> runs_;  // core run id -> runner id
+  std::map<std::string, Waiter> waiters_;            // by operation id
+  std::map<std::string, v1::DeviceSource> sources_;  // by device id
+  std::vector<FencingLevel> cib_levels_;
+  std::vector<FencingLevel> api_levels_;
+  FencingTopology topology_;  // what the core has: cib_levels_ and api_levels_
+  NodeAttributes node_attributes_;
+  std::map<std::string, AgentCapabilities> capabilities_;  // by agent, read meta-data only
+
+  StreamHub<v1::FenceEvent> watchers_{options_.watch_queue_limit, "fencing events"};
+};
+
+}  // namespace ha::stonithd
