@@ -504,7 +504,11 @@ class Assigner {
       }
       if (only_positive && other < 0 && weight == 0)
         continue;
-      int add = static_cast<int>(factor * static_cast<float>(other));
+      // A fraction of a score still counts: at least 1 either way, as in Pacemaker.
+      float scaled = factor * static_cast<float>(other);
+      int add = static_cast<int>(scaled);
+      if (add == 0 && scaled != 0)
+        add = scaled > 0 ? 1 : -1;
       weight = AddScores(weight, add);
     }
   }
