@@ -358,6 +358,10 @@ class ActionBuilder {
       case OrderKind::kMandatory:
         if (order.inverse) {
           flags = kOrderImpliesFirst;
+        } else if (!order.symmetrical) {
+          // One direction only: "then" cannot start without "first", nothing more.
+          if (order.first_action == "start" || order.first_action == "promote")
+            flags |= kOrderRunnableLeft;
         } else {
           flags = kOrderImpliesThen;
           if (order.first_action == "start" || order.first_action == "promote")

@@ -161,7 +161,8 @@ struct OrderConstraint {
   Resource* then = nullptr;
   std::string then_action = "start";
   OrderKind kind = OrderKind::kMandatory;
-  bool inverse = false;  // the symmetrical counterpart of a configured order
+  bool inverse = false;     // the symmetrical counterpart of a configured order
+  bool symmetrical = true;  // false: "then" waits for "first" but is not restarted by it
   // Non-empty: `first` is one of a require-all=false set; "then" needs only one of them, through
   // the pseudo-action of this name.
   std::string any_of;

@@ -201,21 +201,20 @@ class ConstraintReader {
     bool symmetrical = kind != OrderKind::kSerialize;
     if (xml.attribute("symmetrical"))
       symmetrical = IsTrue(xml.attribute("symmetrical").value());
-    auto add = [&](Resource* first,
-                   std::string first_action,
-                   Resource* then,
-                   std::string then_action) {
-      if (!first || !then || first == then)
-        return;
-      ws_.order_constraints.push_back({id, first, first_action, then, then_action, kind, false});
-      if (symmetrical && kind != OrderKind::kSerialize) {
-        std::string inverse_first = InverseAction(then_action);
-        std::string inverse_then = InverseAction(first_action);
-        if (!inverse_first.empty() && !inverse_then.empty())
+    auto add =
+        [&](Resource* first, std::string first_action, Resource* then, std::string then_action) {
+          if (!first || !then || first == then)
+            return;
           ws_.order_constraints.push_back(
-              {id, then, inverse_first, first, inverse_then, kind, true});
-      }
-    };
+              {id, first, first_action, then, then_action, kind, false, symmetrical});
+          if (symmetrical && kind != OrderKind::kSerialize) {
+            std::string inverse_first = InverseAction(then_action);
+            std::string inverse_then = InverseAction(first_action);
+            if (!inverse_first.empty() && !inverse_then.empty())
+              ws_.order_constraints.push_back(
+                  {id, then, inverse_first, first, inverse_then, kind, true, true});
+          }
+        };
     auto sets = xml.children("resource_set");
     if (sets.begin() == sets.end()) {
       std::string first_action =
@@ -266,7 +265,7 @@ class ConstraintReader {
         for (Resource* f : a.members)
           for (Resource* t : thens)
             ws_.order_constraints.push_back(
-                {id, f, a.action, t, b.action, kind, false, "one-or-more:" + a.id});
+                {id, f, a.action, t, b.action, kind, false, symmetrical, "one-or-more:" + a.id});
         continue;
       }
       for (Resource* f : firsts)
