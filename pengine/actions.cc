@@ -302,9 +302,11 @@ class ActionBuilder {
     Order(stopped, start, kOrderOptional);
     Resource* previous = nullptr;
     for (Resource* child : group.children) {
-      for (Action* a : Actions(child, "start")) {
+      // The group is running only when every member can be: a member that cannot start
+      // (disabled, banned, unmanaged and stopped) makes "running" unrunnable.
+      for (Action* a : ActionsOrPlaceholder(child, "start")) {
         Order(start, a, kOrderRunnableLeft | kOrderImpliesFirst);
-        Order(a, running, kOrderImpliesThen);
+        Order(a, running, kOrderImpliesThen | kOrderRunnableLeft);
       }
       for (Action* a : Actions(child, "stop")) {
         Order(stop, a, kOrderImpliesFirst);
@@ -359,9 +361,10 @@ class ActionBuilder {
         if (order.inverse) {
           flags = kOrderImpliesFirst;
         } else if (!order.symmetrical) {
-          // One direction only: "then" cannot start without "first", nothing more.
+          // One direction only: "then" cannot start without "first", nothing more (what
+          // already runs is not stopped for it).
           if (order.first_action == "start" || order.first_action == "promote")
-            flags |= kOrderRunnableLeft;
+            flags |= kOrderRunnableLeftIfRequired;
         } else {
           flags = kOrderImpliesThen;
           if (order.first_action == "start" || order.first_action == "promote")
@@ -468,6 +471,13 @@ class ActionBuilder {
         ActionOrder& order = *order_ptr;
         Action* first = order.first;
         Action* then = order.then;
+        if ((order.flags & kOrderRunnableLeftIfRequired) && !first->runnable && then->runnable &&
+            !then->optional) {
+          then->runnable = false;
+          if (then->reason.empty())
+            then->reason = "unrunnable " + Describe(first);
+          changed = true;
+        }
         if ((order.flags & kOrderRunnableLeft) && !first->runnable && then->runnable) {
           then->runnable = false;
           if (then->reason.empty())

@@ -190,8 +190,11 @@ enum OrderFlags : uint32_t {
   kOrderSerialize = 1u << 5,     // not at the same time, either order
   kOrderImpliesFirstMigratable = 1u << 6,
   kOrderRestart = 1u << 7,
-  kOrderRunnableAny = 1u << 8,  // then (a pseudo-action) is runnable if any such first is  // stop
-                                // -> start of one resource: see actions.cc
+  kOrderRunnableAny = 1u << 8,
+  kOrderRunnableLeftIfRequired =
+      1u << 9,  // as runnable-left, for a "then" that must happen  // then (a pseudo-action) is
+                // runnable if any such first is  // stop
+                // -> start of one resource: see actions.cc
 };
 
 struct Action;
