@@ -471,6 +471,14 @@ class ActionBuilder {
         ActionOrder& order = *order_ptr;
         Action* first = order.first;
         Action* then = order.then;
+        // Pacemaker applies "required" before "unrunnable": the first reason stays.
+        if ((order.flags & kOrderImpliesThen) && !first->optional && then->optional &&
+            !(migrating_starts_.count(first) && then->rsc != first->rsc) && !Frozen(then)) {
+          then->optional = false;
+          if (then->reason.empty())
+            then->reason = "required " + Describe(first);
+          changed = true;
+        }
         if ((order.flags & kOrderRunnableLeftIfRequired) && !first->runnable && then->runnable &&
             !then->optional) {
           then->runnable = false;
@@ -482,13 +490,6 @@ class ActionBuilder {
           then->runnable = false;
           if (then->reason.empty())
             then->reason = "unrunnable " + Describe(first);
-          changed = true;
-        }
-        if ((order.flags & kOrderImpliesThen) && !first->optional && then->optional &&
-            !(migrating_starts_.count(first) && then->rsc != first->rsc) && !Frozen(then)) {
-          then->optional = false;
-          if (then->reason.empty())
-            then->reason = "required " + Describe(first);
           changed = true;
         }
         if ((order.flags & kOrderImpliesFirst) && !then->optional && first->optional &&
