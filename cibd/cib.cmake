@@ -57,6 +57,15 @@ add_library(ha_cib_replica STATIC ${CMAKE_CURRENT_SOURCE_DIR}/cib_replica.cc)
 target_link_libraries(ha_cib_replica PUBLIC ha_cib_core ha_proto PRIVATE ha_build_flags)
 ha_cib_test(cib_replica_test LIBS ha_cib_replica LABELS sim)
 
+# The replica wired to membershipd: the driver on the loop (CibService's write path) and the gRPC
+# link to the local ProcessGroups and Quorum services.
+find_package(ZLIB REQUIRED)
+add_library(ha_cib_replication STATIC ${CMAKE_CURRENT_SOURCE_DIR}/cib_replication.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/cib_group_link.cc)
+target_link_libraries(ha_cib_replication PUBLIC ha_cib_replica ha_cib_service ha_proto ha_common
+  PRIVATE ZLIB::ZLIB ha_build_flags)
+ha_cib_test(cib_replication_test LIBS ha_cib_replication)
+
 # The fuzz entry point is always compiled: this test replays the seed corpus (cib_fuzz_corpus/)
 # and a sample of the scheduler cases through it.
 ha_cib_test(cib_xml_fuzz_replay_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/cib_xml_fuzz.cc

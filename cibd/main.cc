@@ -1,12 +1,16 @@
 // cibd: the Cluster Information Base (issue 5). Loads the CIB from <state_dir>/cib/ (an empty
-// one on a first start), and serves the Cib API on its socket (cibd/cib_service.h) from this
-// node's copy, saving every change before it answers. Replication between nodes is not wired
-// yet: the node is its own master and counts as quorate.
+// one on a first start), serves the Cib API on its socket (cibd/cib_service.h) from this node's
+// copy, and replicates it: it joins the process group "cib" of the local membershipd
+// (cibd/cib_group_link.h) and orders every write through it (cibd/cib_replication.h,
+// cibd/cib_replica.h), saving every change before it answers. Until it has joined, reads are
+// served from the local copy and writes are refused (UNAVAILABLE).
 #include <filesystem>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "cibd/cib_core.h"
+#include "cibd/cib_group_link.h"
+#include "cibd/cib_replication.h"
 #include "cibd/cib_service.h"
 #include "cibd/cib_store.h"
 #include "common/daemon_runtime.h"
@@ -47,11 +51,44 @@ int main(int argc, char** argv) {
         [&rt](const grpc::ServerContextBase& ctx) { return rt.server()->PeerOf(ctx); },
         *users));
     rt.AddService(service);
-    rt.SetStopHandler([&rt, service] {
+    // The link is adopted after the driver, so it (and its threads) goes first.
+    auto link_slot = std::make_shared<ha::cib::CibGroupLink*>(nullptr);
+    auto* replication = rt.Adopt(std::make_unique<ha::cib::CibReplication>(
+        *core,
+        [link_slot](uint64_t generation, std::string payload) {
+          (*link_slot)->Multicast(generation, std::move(payload));
+        },
+        [&rt](const std::string& detail) { rt.SetState(ha::daemon::v1::SERVING, detail); }));
+    ha::cib::CibGroupLink::Options link_options;
+    link_options.socket_path = ha::DaemonSocketPath(rt.config(), "membershipd");
+    ha::cib::CibGroupLink::Handlers handlers;
+    handlers.joined = [replication](uint64_t g, ha::cib::MemberId self) {
+      replication->OnJoined(g, self);
+    };
+    handlers.change = [replication](uint64_t g, uint64_t view, std::vector<ha::cib::MemberId> m) {
+      replication->OnChange(g, view, std::move(m));
+    };
+    handlers.message = [replication](uint64_t g, ha::cib::MemberId from, std::string payload) {
+      replication->OnMessage(g, from, payload);
+    };
+    handlers.lost = [replication](uint64_t g, std::string why) { replication->OnLost(g, why); };
+    handlers.quorum = [replication](bool quorate) { replication->OnQuorum(quorate); };
+    auto* link = rt.Adopt(
+        std::make_unique<ha::cib::CibGroupLink>(rt.loop(), link_options, std::move(handlers)));
+    *link_slot = link;
+    service->SetWritePath([replication](const ha::cib::Requester& who,
+                                        std::vector<ha::cib::WriteOp> ops,
+                                        bool transaction,
+                                        const ha::cib::WriteOptions& options,
+                                        ha::cib::CibService::WriteDone done) {
+      replication->Submit(who, std::move(ops), transaction, options, std::move(done));
+    });
+    rt.SetStopHandler([&rt, service, link] {
       service->Stop();  // ends the Subscribe streams, so the server stops at once
+      link->Stop();
       rt.RequestStop();
     });
-    rt.SetState(ha::daemon::v1::SERVING, "serving this node's copy (replication not wired)");
+    link->Start();
     return absl::OkStatus();
   });
 }
