@@ -67,6 +67,7 @@ class ActionBuilder {
     Action* raw = action.get();
     ws_.actions.push_back(std::move(action));
     by_rsc_[rsc].push_back(raw);
+    ws_.actions_by_rsc[rsc].push_back(raw);
     return raw;
   }
 
@@ -537,10 +538,12 @@ std::vector<Action*> ResourceActions(const WorkingSet& ws,
                                      std::string_view task,
                                      const Node* node) {
   std::vector<Action*> out;
-  for (const auto& action : ws.actions)
-    if (action->rsc == rsc && action->task == task && action->interval_ms == 0 &&
-        (!node || action->node == node))
-      out.push_back(action.get());
+  auto list = ws.actions_by_rsc.find(rsc);
+  if (list == ws.actions_by_rsc.end())
+    return out;
+  for (Action* action : list->second)
+    if (action->task == task && action->interval_ms == 0 && (!node || action->node == node))
+      out.push_back(action);
   return out;
 }
 

@@ -36,10 +36,12 @@ std::string Action::Key() const {
 }
 
 Node* WorkingSet::FindNode(std::string_view uname) const {
-  for (const auto& node : nodes)
-    if (node->uname == uname)
-      return node.get();
-  return nullptr;
+  // `nodes` only grows: index what was added since the last lookup.
+  for (size_t i = nodes_indexed_; i < nodes.size(); ++i)
+    node_index_.emplace(nodes[i]->uname, nodes[i].get());
+  nodes_indexed_ = nodes.size();
+  auto it = node_index_.find(std::string(uname));
+  return it == node_index_.end() ? nullptr : it->second;
 }
 
 Node* WorkingSet::FindNodeById(std::string_view id) const {
@@ -50,10 +52,11 @@ Node* WorkingSet::FindNodeById(std::string_view id) const {
 }
 
 Resource* WorkingSet::FindResource(std::string_view id) const {
-  for (const auto& rsc : resources)
-    if (rsc->id == id)
-      return rsc.get();
-  return nullptr;
+  for (size_t i = resources_indexed_; i < resources.size(); ++i)
+    resource_index_.emplace(resources[i]->id, resources[i].get());
+  resources_indexed_ = resources.size();
+  auto it = resource_index_.find(std::string(id));
+  return it == resource_index_.end() ? nullptr : it->second;
 }
 
 }  // namespace ha::pengine

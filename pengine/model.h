@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "pengine/rules.h"
@@ -287,14 +288,21 @@ struct WorkingSet {
   pugi::xml_node rsc_defaults_xml;
 
   std::vector<std::unique_ptr<Action>> actions;
+  // Each resource's actions (and nullptr's: node and pseudo actions), in creation order.
+  std::unordered_map<const Resource*, std::vector<Action*>> actions_by_rsc;
   std::vector<std::unique_ptr<ActionOrder>> orders;
   std::vector<Problem> problems;
   // Ids of clones, bundles and what is inside them: not handled here, left alone.
   std::set<std::string, std::less<>> unsupported_ids;
 
+  // Lookups by name; the indexes follow `nodes` and `resources` as they grow.
   Node* FindNode(std::string_view uname) const;
   Node* FindNodeById(std::string_view id) const;
   Resource* FindResource(std::string_view id) const;
+  mutable std::unordered_map<std::string, Resource*> resource_index_;
+  mutable std::unordered_map<std::string, Node*> node_index_;
+  mutable size_t resources_indexed_ = 0, nodes_indexed_ = 0;
+
   void Warn(std::string code, std::string message) {
     problems.push_back({Problem::Level::kWarning, std::move(code), std::move(message)});
   }
