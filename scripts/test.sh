@@ -42,9 +42,8 @@ if [ $quick -eq 0 ]; then
   # Each fuzzer runs HA_FUZZ_SECONDS (default 20 s) from its seed corpus, in a scratch directory
   # so that new inputs do not land in the seeds.
   fuzz_seconds=${HA_FUZZ_SECONDS:-20}
-  if [ ! -f build-fuzz/CMakeCache.txt ]; then
-    CC=clang CXX=clang++ cmake -S . -B build-fuzz -DHA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  fi
+  # Configured every time (cheap), so that fuzz targets added since the last run exist.
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DHA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build-fuzz -j2 --target conf_fuzz wire_fuzz cib_xml_fuzz
   for fuzzer in config/conf_fuzz:config/fuzz_corpus membershipd/wire_fuzz:membershipd/wire_fuzz_corpus \
       cibd/cib_xml_fuzz:cibd/cib_fuzz_corpus; do
