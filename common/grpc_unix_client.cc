@@ -9,6 +9,8 @@ std::shared_ptr<grpc::Channel> ConnectUnix(const std::string& socket_path) {
   // A local daemon that is down should fail a call quickly rather than be retried for long.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetMaxReceiveMessageSize(kMaxLocalMessageBytes);
+  args.SetMaxSendMessageSize(kMaxLocalMessageBytes);
   return grpc::CreateCustomChannel(
       absl::StrCat("unix:", socket_path), grpc::InsecureChannelCredentials(), args);
 }

@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_unix_client.h"
 #include "common/logging.h"
 
 namespace ha {
@@ -85,6 +86,8 @@ absl::StatusOr<std::unique_ptr<UnixGrpcServer>> UnixGrpcServer::Start(Options op
     return status;
   }
   grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(kMaxLocalMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxLocalMessageBytes);
   for (grpc::Service* service : server->options_.services) {
     builder.RegisterService(service);
   }

@@ -107,4 +107,14 @@ check "cibd is respawned after SIGKILL" \
 cib --md5-sum
 check "the CIB survived: same digest and epoch" \
   eval '[ "$out" = "$before_sum" ] && [ "$(epoch)" = "$before_epoch" ]'
+
+# A large CIB (2,000 resources with their status, above gRPC's default 4 MiB) passes the local
+# API both ways.
+big=$HA_LOCAL_ROOT/big.xml
+python3 "$HA_SOURCE_DIR/bench/gen_large_cib.py" --nodes 4 --resources 2000 "$big.in" >/dev/null
+sed '0,/ epoch="[0-9]*"/s// epoch="100000"/' "$big.in" > "$big"
+cib -R -x "$big"
+check "a CIB of $(($(stat -c %s "$big") / 1024)) KiB loads with -R" test "$rc" = 0
+cib -Q
+check "and comes back whole with -Q" eval '[ "$rc" = 0 ] && [ "${#out}" -gt 1000000 ]'
 finish
