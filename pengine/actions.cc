@@ -447,6 +447,12 @@ class ActionBuilder {
     return absl::StrCat(action->rsc->id, " ", action->task);
   }
 
+  static Resource* FirstPrimitive(Resource* rsc) {
+    while (rsc && !rsc->IsPrimitive())
+      rsc = rsc->children.empty() ? nullptr : rsc->children.front();
+    return rsc;
+  }
+
   static bool Frozen(const Action* action) {
     return action->rsc && (!action->rsc->managed || action->rsc->blocked);
   }
@@ -456,6 +462,31 @@ class ActionBuilder {
     int rounds = 0;
     while (changed && rounds++ < 1000) {
       changed = false;
+      // A resource that must run with another cannot start where that one cannot.
+      for (const Colocation& c : ws_.colocations) {
+        if (c.score < kInfinity)
+          continue;
+        Resource* dependent = FirstPrimitive(c.dependent);
+        Resource* primary = FirstPrimitive(c.primary);
+        if (!dependent || !primary || !dependent->assigned)
+          continue;
+        const std::vector<Action*> primary_starts = Actions(primary, "start");
+        if (primary_starts.empty())
+          continue;
+        bool primary_can_start = false;
+        for (Action* a : primary_starts)
+          primary_can_start |= a->runnable;
+        if (primary_can_start)
+          continue;
+        for (Action* start : Actions(dependent, "start")) {
+          if (!start->runnable || start->node != dependent->assigned)
+            continue;
+          start->runnable = false;
+          if (start->reason.empty())
+            start->reason = "colocation with " + primary->id;
+          changed = true;
+        }
+      }
       // A one-or-more pseudo-action stays runnable while any of its firsts is.
       for (auto& [name, meeting] : one_or_more_) {
         if (!meeting->runnable)
