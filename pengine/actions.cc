@@ -453,6 +453,12 @@ class ActionBuilder {
     return rsc;
   }
 
+  static Resource* LastPrimitive(Resource* rsc) {
+    while (rsc && !rsc->IsPrimitive())
+      rsc = rsc->children.empty() ? nullptr : rsc->children.back();
+    return rsc;
+  }
+
   static bool Frozen(const Action* action) {
     return action->rsc && (!action->rsc->managed || action->rsc->blocked);
   }
@@ -467,7 +473,7 @@ class ActionBuilder {
         if (c.score < kInfinity)
           continue;
         Resource* dependent = FirstPrimitive(c.dependent);
-        Resource* primary = FirstPrimitive(c.primary);
+        Resource* primary = LastPrimitive(c.primary);
         if (!dependent || !primary || !dependent->assigned)
           continue;
         const std::vector<Action*> primary_starts = Actions(primary, "start");

@@ -217,7 +217,7 @@ class Assigner {
 
   // The node a (possibly group) resource was placed on.
   static Node* PlacementOf(Resource* rsc) {
-    return rsc->IsPrimitive() ? rsc->assigned : FirstMember(rsc)->assigned;
+    return rsc->IsPrimitive() ? rsc->assigned : LastMember(rsc)->assigned;
   }
 
   void Assign(Resource* rsc) {
@@ -448,7 +448,8 @@ class Assigner {
     Resource* primary = c->primary;
     if (c->dependent_role > Role::kStarted && c->dependent_role != dependent->next_role)
       return;
-    Resource* primary_rsc = primary->IsPrimitive() ? primary : FirstMember(primary);
+    // With a group means with all of it: its last member, placed last.
+    Resource* primary_rsc = primary->IsPrimitive() ? primary : LastMember(primary);
     // A primary not placed yet (a colocation loop) cannot say anything.
     if (primary_rsc->provisional)
       return;
