@@ -193,14 +193,21 @@ class Assigner {
       add(&c);
     for (const Colocation& c : internal_)
       add(&c);
-    // Higher-priority primaries first; equal ones keep their order.
+    // Pacemaker's order: higher priority first, groups before primitives, then by id.
+    auto before = [](const Resource* a, const Resource* b) {
+      if (a->priority != b->priority)
+        return a->priority > b->priority;
+      if (a->IsPrimitive() != b->IsPrimitive())
+        return !a->IsPrimitive();
+      return a->id < b->id;
+    };
     for (auto& [rsc, list] : this_with_)
-      std::stable_sort(list.begin(), list.end(), [](const Colocation* a, const Colocation* b) {
-        return a->primary->priority > b->primary->priority;
+      std::stable_sort(list.begin(), list.end(), [&](const Colocation* a, const Colocation* b) {
+        return before(a->primary, b->primary);
       });
     for (auto& [rsc, list] : with_this_)
-      std::stable_sort(list.begin(), list.end(), [](const Colocation* a, const Colocation* b) {
-        return a->dependent->priority > b->dependent->priority;
+      std::stable_sort(list.begin(), list.end(), [&](const Colocation* a, const Colocation* b) {
+        return before(a->dependent, b->dependent);
       });
   }
 
