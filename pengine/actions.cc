@@ -532,9 +532,7 @@ class ActionBuilder {
         }
         if ((order.flags & kOrderImpliesFirst) && !then->optional && first->optional &&
             !(migrating_starts_.count(then) && then->rsc != first->rsc) && !Frozen(first)) {
-          first->optional = false;
-          if (first->reason.empty())
-            first->reason = "required " + Describe(then);
+          first->optional = false;  // no reason: the summary names the start's
           changed = true;
         }
         if (order.flags & kOrderRestart) {
