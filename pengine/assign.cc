@@ -121,6 +121,9 @@ class Assigner {
         if (it != rsc->allowed.end())
           it->second = AddScores(it->second, rsc->stickiness);
       }
+      // An unmanaged resource stays where it runs, and pulls what must go with it there.
+      if (!rsc->managed && !rsc->orphan && rsc->running_on.size() == 1)
+        rsc->allowed[rsc->running_on.front()] = kInfinity;
       for (const auto& [node, count] : rsc->fail_counts) {
         if (count < rsc->migration_threshold)
           continue;
