@@ -539,7 +539,7 @@ class Assigner {
                  : rsc->allowed;
       flags &= ~kMergeInit;
     } else if (!rsc->IsPrimitive() && !rsc->children.empty()) {
-      work = Merge(rsc->children.back(), nodes, attribute, factor, flags);
+      work = Merge(rsc->children.front(), nodes, attribute, factor, flags);  // the group's start
     } else {
       work = nodes;
       AddMatching(work, rsc, attribute, factor, flags & kMergePositive);
