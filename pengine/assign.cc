@@ -122,8 +122,9 @@ class Assigner {
           it->second = AddScores(it->second, rsc->stickiness);
       }
       // An unmanaged resource stays where it runs, and pulls what must go with it there.
-      if (!rsc->managed && !rsc->orphan && rsc->running_on.size() == 1)
-        rsc->allowed[rsc->running_on.front()] = kInfinity;
+      if (!rsc->managed && !rsc->orphan)
+        for (Node* node : rsc->running_on)
+          rsc->allowed[node] = kInfinity;
       for (const auto& [node, count] : rsc->fail_counts) {
         if (count < rsc->migration_threshold)
           continue;
