@@ -453,12 +453,6 @@ class ActionBuilder {
     return rsc;
   }
 
-  static Resource* LastPrimitive(Resource* rsc) {
-    while (rsc && !rsc->IsPrimitive())
-      rsc = rsc->children.empty() ? nullptr : rsc->children.back();
-    return rsc;
-  }
-
   static bool Frozen(const Action* action) {
     return action->rsc && (!action->rsc->managed || action->rsc->blocked);
   }
@@ -473,7 +467,10 @@ class ActionBuilder {
         if (c.score < kInfinity)
           continue;
         Resource* dependent = FirstPrimitive(c.dependent);
-        Resource* primary = LastPrimitive(c.primary);
+        // Only with a primitive: Pacemaker does not block a group's dependents this way.
+        if (!c.primary->IsPrimitive())
+          continue;
+        Resource* primary = c.primary;
         if (!dependent || !primary || !dependent->assigned)
           continue;
         const std::vector<Action*> primary_starts = Actions(primary, "start");

@@ -226,11 +226,6 @@ class Assigner {
     return c->influence || c->primary->running_on.empty();
   }
 
-  // The node a (possibly group) resource was placed on.
-  static Node* PlacementOf(Resource* rsc) {
-    return rsc->IsPrimitive() ? rsc->assigned : LastMember(rsc)->assigned;
-  }
-
   void Assign(Resource* rsc) {
     if (rsc->IsPrimitive())
       AssignPrimitive(rsc);
@@ -459,14 +454,17 @@ class Assigner {
     Resource* primary = c->primary;
     if (c->dependent_role > Role::kStarted && c->dependent_role != dependent->next_role)
       return;
-    // With a group means with all of it: its last member, placed last.
-    Resource* primary_rsc = primary->IsPrimitive() ? primary : LastMember(primary);
+    // With a group: a mandatory colocation needs all of it (its last member, placed last), an
+    // advisory one follows where the group starts (its first member).
+    Resource* primary_rsc = primary->IsPrimitive()  ? primary
+                            : c->score >= kInfinity ? LastMember(primary)
+                                                    : FirstMember(primary);
     // A primary not placed yet (a colocation loop) cannot say anything.
     if (primary_rsc->provisional)
       return;
     if (c->primary_role > Role::kStarted && c->primary_role != primary_rsc->next_role)
       return;
-    Node* primary_node = PlacementOf(primary);
+    Node* primary_node = primary_rsc->assigned;
     if (!primary_node && c->score < 0)
       return;
     Weights work = dependent->allowed;
