@@ -74,8 +74,30 @@ Effects FencingCore::Handle(Event event, Now now) {
     OnAgentFinished(std::move(*finished), now, out);
   } else if (auto* timer = std::get_if<TimerFired>(&event)) {
     OnTimer(timer->key, now, out);
+  } else if (auto* query = std::get_if<QueryTargets>(&event)) {
+    OnQuery(*query, now, out);
   }
   return out;
+}
+
+size_t FencingCore::running() const {
+  return static_cast<size_t>(std::count_if(
+      ops_.begin(), ops_.end(), [](const auto& op) { return !op.second.query_only; }));
+}
+
+void FencingCore::OnQuery(const QueryTargets& query, Now now, Effects& out) {
+  if (ops_.count(query.id) > 0) {
+    out.push_back(Log(LogLine::kWarning, absl::StrCat("ignoring a repeated query ", query.id)));
+    return;
+  }
+  Operation& op = ops_[query.id];
+  op.query_only = true;
+  op.record.id = query.id;
+  op.record.target = query.target;
+  op.record.delegate = options_.local_node;
+  op.request.id = query.id;
+  op.request.target = query.target;
+  StartQueries(op, now, out);
 }
 
 void FencingCore::OnRequest(RequestFence request, Now now, Effects& out) {
@@ -133,7 +155,8 @@ void FencingCore::OnRequest(RequestFence request, Now now, Effects& out) {
     }
   }
   for (auto& [id, op] : ops_) {
-    if (op.record.target == request.target && op.record.action == request.action) {
+    if (!op.query_only && op.record.target == request.target &&
+        op.record.action == request.action) {
       record.merged_into = id;
       op.merged.push_back(request.id);
       out.push_back(Log(LogLine::kNotice,
@@ -279,7 +302,7 @@ void FencingCore::Plan(Operation& op, Now now, Effects& out) {
         }
       }
       if (!missing.empty()) {
-        out.push_back(Log(LogLine::kWarning,
+        out.push_back(Log(op.query_only ? LogLine::kDebug : LogLine::kWarning,
                           absl::StrCat("skipping topology level ",
                                        level->index,
                                        " for ",
@@ -303,6 +326,24 @@ void FencingCore::Plan(Operation& op, Now now, Effects& out) {
     for (const FenceDevice* device : capable) {
       make_step(0, {device->id});
     }
+  }
+  if (op.query_only) {
+    TargetsAnswer answer;
+    answer.id = op.record.id;
+    answer.target = target;
+    answer.capable = !op.steps.empty();
+    if (answer.capable) {
+      answer.level = op.steps[0].level;
+      for (const SubAction& sub : op.steps[0].subs) {
+        if (std::find(answer.devices.begin(), answer.devices.end(), sub.device) ==
+            answer.devices.end()) {
+          answer.devices.push_back(sub.device);
+        }
+      }
+    }
+    ops_.erase(answer.id);  // `op` is gone from here on
+    out.push_back(std::move(answer));
+    return;
   }
   if (op.steps.empty()) {
     Finish(op, FenceState::kFailed, "No fence device", now, out);
@@ -571,7 +612,7 @@ void FencingCore::OnConfirm(const ConfirmFenced& confirm, Now now, Effects& out)
   out.push_back(OperationChanged{record});
   std::vector<std::string> pending;
   for (const auto& [id, op] : ops_) {
-    if (op.record.target == confirm.target) {
+    if (!op.query_only && op.record.target == confirm.target) {
       pending.push_back(id);
     }
   }
@@ -660,7 +701,7 @@ std::vector<FenceRecord> FencingCore::History(std::string_view target) const {
   std::vector<FenceRecord> out;
   auto wanted = [&](const FenceRecord& r) { return target.empty() || r.target == target; };
   for (const auto& [id, op] : ops_) {
-    if (wanted(op.record)) {
+    if (!op.query_only && wanted(op.record)) {
       out.push_back(op.record);
     }
   }

@@ -5,8 +5,8 @@
 // the history) and applies the effects it returns, in order: run or cancel an agent (through
 // FenceAgentRunner), arm or cancel a timer, publish an operation's new state, log. The core does
 // no I/O, reads no clock and draws its random delays from its own seeded generator, so a run
-// replays exactly from its seed. This first version executes with the devices registered on this
-// node; asking the other nodes (the `stonithd` process group) comes with the daemon wiring.
+// replays exactly from its seed. It executes with the devices registered on this node; asking the
+// other nodes (the `stonithd` process group) is FencingCluster's (fencing_cluster.h).
 //
 // A fencing operation (RequestFence) goes through these phases:
 //
@@ -141,7 +141,14 @@ struct TimerKey {
 struct TimerFired {
   TimerKey key;
 };
-using Event = std::variant<RequestFence, ConfirmFenced, AgentFinished, TimerFired>;
+// Which of this node's devices can fence `target`: the query phase of an operation (static
+// checks, list and status runs) and its plan, without executing anything or recording history.
+// Answered by exactly one TargetsAnswer with `id` (which must not name a running operation).
+struct QueryTargets {
+  std::string id;
+  std::string target;
+};
+using Event = std::variant<RequestFence, ConfirmFenced, AgentFinished, TimerFired, QueryTargets>;
 
 // ---- Effects ----
 
@@ -174,7 +181,18 @@ struct LogLine {
   Level level = kInfo;
   std::string text;
 };
-using Effect = std::variant<RunAgent, CancelRun, ArmTimer, CancelTimer, OperationChanged, LogLine>;
+// A QueryTargets' answer: `capable` when a plan exists (a usable topology level, else a capable
+// device); `level` is the first usable level's index (0 without topology); `devices` those of the
+// plan's first step.
+struct TargetsAnswer {
+  std::string id;
+  std::string target;
+  bool capable = false;
+  int level = 0;
+  std::vector<std::string> devices;
+};
+using Effect = std::
+    variant<RunAgent, CancelRun, ArmTimer, CancelTimer, OperationChanged, LogLine, TargetsAnswer>;
 using Effects = std::vector<Effect>;
 
 class FencingCore {
@@ -194,7 +212,7 @@ class FencingCore {
   // Every running and finished operation, newest first; only those against `target` unless
   // empty.
   std::vector<FenceRecord> History(std::string_view target = "") const;
-  size_t running() const { return ops_.size(); }
+  size_t running() const;
 
  private:
   struct SubAction {
@@ -225,6 +243,7 @@ class FencingCore {
     bool on_failed = false;
     std::vector<std::string> merged;                      // request ids merged into this operation
     absl::Duration total_timeout = absl::ZeroDuration();  // the deadline armed at planning
+    bool query_only = false;                              // a QueryTargets: answer, no execution
   };
   struct CachedList {
     std::vector<std::string> targets;
@@ -242,6 +261,7 @@ class FencingCore {
   void OnConfirm(const ConfirmFenced& confirm, Now now, Effects& out);
   void OnAgentFinished(AgentFinished finished, Now now, Effects& out);
   void OnTimer(const TimerKey& key, Now now, Effects& out);
+  void OnQuery(const QueryTargets& query, Now now, Effects& out);
 
   void StartQueries(Operation& op, Now now, Effects& out);
   void OnQueryResult(

@@ -1,6 +1,7 @@
 // stonithd: fencing (issue 8). Runs fence agents for fencing requests with the devices of the CIB
 // and those registered through the API, keeps the fencing history, and serves the Fencer API on
-// its socket (stonithd/stonithd_driver.h). This version executes on this node only.
+// its socket (stonithd/stonithd_driver.h). Requests go to every node through membershipd's
+// `stonithd` process group (stonithd/fence_group_link.h, stonithd/fencing_cluster.h).
 #include <cstdlib>
 #include <memory>
 
@@ -8,6 +9,7 @@
 #include "common/logging.h"
 #include "lrmd/process_runner.h"
 #include "stonithd/cib_source.h"
+#include "stonithd/fence_group_link.h"
 #include "stonithd/stonithd_driver.h"
 
 int main(int argc, char** argv) {
@@ -15,6 +17,7 @@ int main(int argc, char** argv) {
     ha::stonithd::StonithdDriverOptions options;
     options.core.local_node = rt.local_node().name;
     options.core.seed = static_cast<uint64_t>(absl::ToUnixNanos(rt.clock().WallNow()));
+    options.standalone = false;
     if (const char* dir = std::getenv("HA_FENCE_AGENT_DIR"); dir != nullptr && *dir != '\0') {
       options.paths.bin_dir = dir;  // tests: agents of their own
     }
@@ -32,14 +35,37 @@ int main(int argc, char** argv) {
         std::make_unique<ha::stonithd::StonithdDriver>(rt.loop(), rt.clock(), *runner, options));
     auto* cib = rt.Adopt(std::make_unique<ha::stonithd::CibSource>(
         rt.loop(), *driver, ha::DaemonSocketPath(rt.config(), "cibd")));
+    // The link is adopted after the driver, so it (and its threads) goes first.
+    ha::stonithd::FenceGroupLink::Options link_options;
+    link_options.socket_path = ha::DaemonSocketPath(rt.config(), "membershipd");
+    ha::stonithd::FenceGroupLink::Handlers handlers;
+    handlers.joined = [driver](uint64_t g, ha::stonithd::GroupMember self) {
+      driver->OnGroupJoined(g, self);
+    };
+    handlers.change = [driver](uint64_t g, std::vector<ha::stonithd::GroupMember> members) {
+      driver->OnGroupChange(g, std::move(members));
+    };
+    handlers.message = [driver](uint64_t g, ha::stonithd::GroupMember from, std::string payload) {
+      driver->OnGroupMessage(g, from, std::move(payload));
+    };
+    handlers.lost = [driver](uint64_t g, std::string why) { driver->OnGroupLost(g, why); };
+    auto* link = rt.Adopt(std::make_unique<ha::stonithd::FenceGroupLink>(
+        rt.loop(), link_options, std::move(handlers)));
+    driver->SetGroupSend([link](uint64_t generation, std::string payload) {
+      link->Multicast(generation, std::move(payload));
+    });
+    driver->SetStatusListener(
+        [&rt](const std::string& detail) { rt.SetState(ha::daemon::v1::SERVING, detail); });
     rt.AddService(driver);
-    rt.SetStopHandler([&rt, driver, cib] {
+    rt.SetStopHandler([&rt, driver, cib, link] {
       cib->Stop();
+      link->Stop();
       driver->Stop();  // ends the WatchEvents streams, so the server stops at once
       rt.RequestStop();
     });
     cib->Start();
-    rt.SetState(ha::daemon::v1::SERVING, "executes on this node only");
+    link->Start();
+    rt.SetState(ha::daemon::v1::SERVING, "waiting for the stonithd group (membershipd)");
     return absl::OkStatus();
   });
 }

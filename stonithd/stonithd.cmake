@@ -14,7 +14,12 @@ target_link_libraries(ha_stonithd_agents
   PRIVATE ha_build_flags)
 
 # The fencing decision core: a pure state machine (no I/O, no clock, seeded randomness).
-add_library(ha_stonithd_core STATIC ${CMAKE_CURRENT_SOURCE_DIR}/fencing_core.cc)
+# FencingCluster on top of it: the `stonithd` process group's protocol (also pure).
+add_library(ha_stonithd_core STATIC
+  ${CMAKE_CURRENT_SOURCE_DIR}/fencing_core.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/fencing_cluster.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/cluster_wire.cc
+)
 target_include_directories(ha_stonithd_core PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(ha_stonithd_core PUBLIC ha_stonithd_agents absl::time absl::strings
                       PRIVATE ha_build_flags)
@@ -35,4 +40,8 @@ ha_add_test(NAME stonithd_core_test
 
 ha_add_test(NAME stonithd_split_sim_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/split_sim_test.cc
+  LIBS ha_stonithd_core LABELS sim)
+
+ha_add_test(NAME stonithd_cluster_sim_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/cluster_sim_test.cc
   LIBS ha_stonithd_core LABELS sim)

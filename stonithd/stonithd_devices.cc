@@ -43,7 +43,7 @@ void StonithdDriver::ApplyCibConfig(FencingConfig config) {
     }
   }
   for (const std::string& id : gone) {
-    core_.UnregisterDevice(id);
+    cluster_.core().UnregisterDevice(id);
     sources_.erase(id);
     HA_LOG_NOTICE("fencing", "device %s removed (no longer in the CIB)", id);
     PublishDevice(id, false, v1::DEVICE_FROM_CIB);
@@ -57,13 +57,13 @@ void StonithdDriver::ApplyCibConfig(FencingConfig config) {
     if (before != v1::DEVICE_FROM_CIB) {
       HA_LOG_NOTICE("fencing", "device %s (%s) added from the CIB", id, device.agent);
     }
-    core_.RegisterDevice(std::move(device));
+    cluster_.core().RegisterDevice(std::move(device));
     sources_[id] = v1::DEVICE_FROM_CIB;
     PublishDevice(id, true, v1::DEVICE_FROM_CIB);
   }
   cib_levels_ = config.topology.levels();
   node_attributes_ = std::move(config.node_attributes);
-  core_.SetNodeAttributes(node_attributes_);
+  cluster_.core().SetNodeAttributes(node_attributes_);
   RebuildTopology();
 }
 
@@ -79,7 +79,7 @@ void StonithdDriver::RebuildTopology() {
     }
   }
   topology_ = topology;
-  core_.SetTopology(std::move(topology));
+  cluster_.core().SetTopology(std::move(topology));
   PublishTopologyChanged();
 }
 
@@ -170,7 +170,7 @@ grpc::Status StonithdDriver::ListDevices(grpc::ServerContext* ctx,
           Reply<Devices> reply;
         };
         auto pending = std::make_shared<Pending>();
-        pending->left = core_.devices().size() + 1;
+        pending->left = cluster_.core().devices().size() + 1;
         pending->reply = std::move(reply);
         auto one_done = [pending] {
           if (--pending->left == 0) {
@@ -181,7 +181,7 @@ grpc::Status StonithdDriver::ListDevices(grpc::ServerContext* ctx,
             pending->reply(std::move(out));
           }
         };
-        for (const auto& [id, device] : core_.devices()) {
+        for (const auto& [id, device] : cluster_.core().devices()) {
           v1::Device proto = ToProto(device, SourceOf(id), options_.core.local_node);
           if (target.empty()) {
             pending->capable[id] = std::move(proto);
@@ -212,8 +212,8 @@ grpc::Status StonithdDriver::ListTargets(grpc::ServerContext* ctx,
   using Targets = absl::StatusOr<std::vector<std::string>>;
   absl::StatusOr<Targets> targets =
       AskLoop<Targets>(loop_, ctx, [this, id = request->device()](Reply<Targets> reply) {
-        auto it = core_.devices().find(id);
-        if (it == core_.devices().end()) {
+        auto it = cluster_.core().devices().find(id);
+        if (it == cluster_.core().devices().end()) {
           reply(absl::NotFoundError(absl::StrCat("no device ", id)));
           return;
         }
@@ -286,7 +286,7 @@ grpc::Status StonithdDriver::RegisterDevice(grpc::ServerContext* ctx,
         }
         v1::Device proto = ToProto(*made, v1::DEVICE_FROM_API, options_.core.local_node);
         HA_LOG_NOTICE("fencing", "device %s (%s) registered through the API", id, agent);
-        core_.RegisterDevice(*std::move(made));
+        cluster_.core().RegisterDevice(*std::move(made));
         sources_[id] = v1::DEVICE_FROM_API;
         PublishDevice(id, true, v1::DEVICE_FROM_API);
         return proto;
@@ -305,7 +305,7 @@ grpc::Status StonithdDriver::UnregisterDevice(grpc::ServerContext* ctx,
     if (SourceOf(id) != v1::DEVICE_FROM_API) {
       return absl::NotFoundError(absl::StrCat("no device ", id, " registered through the API"));
     }
-    core_.UnregisterDevice(id);
+    cluster_.core().UnregisterDevice(id);
     sources_.erase(id);
     HA_LOG_NOTICE("fencing", "device %s unregistered through the API", id);
     PublishDevice(id, false, v1::DEVICE_FROM_API);

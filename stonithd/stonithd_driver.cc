@@ -51,7 +51,7 @@ StonithdDriver::StonithdDriver(EventLoop& loop,
       clock_(clock),
       options_(std::move(options)),
       agents_(runner, options_.paths),
-      core_(options_.core) {}
+      cluster_(FencingClusterOptions{.core = options_.core, .standalone = options_.standalone}) {}
 
 StonithdDriver::~StonithdDriver() {
   Stop();
@@ -79,8 +79,50 @@ std::string StonithdDriver::NewOperationId() {
 
 // ---- Effects ----
 
-void StonithdDriver::Feed(Event event) {
+void StonithdDriver::Feed(ClusterEvent event) {
   pump_.Feed(std::move(event));
+}
+
+// ---- The stonithd group ----
+
+void StonithdDriver::OnGroupJoined(uint64_t generation, GroupMember self) {
+  generation_ = generation;
+  Feed(GroupJoined{self});
+  ReportStatus();
+}
+
+void StonithdDriver::OnGroupChange(uint64_t generation, std::vector<GroupMember> members) {
+  if (generation != generation_) {
+    return;
+  }
+  Feed(GroupView{std::move(members)});
+  ReportStatus();
+}
+
+void StonithdDriver::OnGroupMessage(uint64_t generation, GroupMember sender, std::string payload) {
+  if (generation != generation_) {
+    return;
+  }
+  Feed(GroupDelivered{sender, std::move(payload)});
+}
+
+void StonithdDriver::OnGroupLost(uint64_t generation, std::string why) {
+  if (generation != generation_) {
+    return;  // a session that never joined
+  }
+  Feed(GroupLost{std::move(why)});
+  generation_ = 0;
+  ReportStatus();
+}
+
+void StonithdDriver::ReportStatus() {
+  std::string status =
+      cluster_.joined() ? absl::StrCat("in the stonithd group, ", cluster_.members(), " member(s)")
+                        : "waiting for the stonithd group (membershipd)";
+  if (status != last_status_ && on_status_) {
+    last_status_ = status;
+    on_status_(status);
+  }
 }
 
 void StonithdDriver::Apply(const Effect& effect) {
@@ -188,7 +230,7 @@ grpc::Status StonithdDriver::Fence(grpc::ServerContext* ctx,
         RequestFence copy = fence;
         copy.id = NewOperationId();
         waiters_[copy.id] = Waiter{std::move(reply), final_only};
-        Feed(std::move(copy));
+        Feed(LocalFence{std::move(copy)});
       });
   if (!record.ok()) {
     return ToGrpcStatus(record.status());
@@ -212,7 +254,7 @@ grpc::Status StonithdDriver::ConfirmFenced(grpc::ServerContext* ctx,
         stonithd::ConfirmFenced copy = confirm;
         copy.id = NewOperationId();
         waiters_[copy.id] = Waiter{std::move(reply), true};
-        Feed(std::move(copy));
+        Feed(LocalConfirm{std::move(copy)});
       });
   if (!record.ok()) {
     return ToGrpcStatus(record.status());
@@ -228,7 +270,7 @@ grpc::Status StonithdDriver::GetHistory(grpc::ServerContext* ctx,
       loop_, ctx, [this, target = request->target(), last = request->last_success_only()] {
         v1::GetHistoryResponse out;
         std::set<std::string> seen;  // targets whose last success is in `out`
-        for (const FenceRecord& record : core_.History(target)) {
+        for (const FenceRecord& record : cluster_.History(target)) {
           if (last) {
             if (record.state != FenceState::kDone || !seen.insert(record.target).second) {
               continue;

@@ -3,9 +3,10 @@
 // and WatchEvents subscribers), feeds it events, keeps which devices and levels came from the CIB
 // and which from the API, and serves the Fencer API.
 //
-// This version executes on this node only: a request is planned with the devices this stonithd
-// holds (the CIB's and those registered here); asking the other nodes through the `stonithd`
-// process group comes next.
+// Requests go through a FencingCluster (stonithd/fencing_cluster.h): with the `stonithd` process
+// group (FenceGroupLink feeds the On* methods below, `standalone` false) a request is multicast,
+// executed by one capable node and recorded by all; standalone (no membershipd, as in the driver
+// tests) this node executes with its own devices.
 //
 // Threading: the core, the runner and the timers are used on the loop thread only. gRPC handlers
 // post their work to the loop and wait for its answer (common/loop_call.h); handlers that wait
@@ -30,6 +31,7 @@
 #include "proto/stonithd.grpc.pb.h"
 #include "stonithd/fence_agent.h"
 #include "stonithd/fence_device.h"
+#include "stonithd/fencing_cluster.h"
 #include "stonithd/fencing_core.h"
 
 namespace ha::stonithd {
@@ -40,6 +42,7 @@ struct StonithdDriverOptions {
   absl::Duration metadata_timeout = absl::Seconds(10);
   absl::Duration list_timeout = absl::Seconds(30);  // ListTargets / ListDevices queries
   size_t watch_queue_limit = 1000;                  // events queued per WatchEvents subscriber
+  bool standalone = true;  // false: the `stonithd` group (SetGroupSend and the On* events)
 };
 
 class StonithdDriver final : public v1::Fencer::Service {
@@ -56,6 +59,19 @@ class StonithdDriver final : public v1::Fencer::Service {
 
   // Ends every WatchEvents stream (UNAVAILABLE) and refuses new ones. Thread-safe.
   void Stop();
+
+  // The `stonithd` group's session (loop thread; FenceGroupLink's handlers). Multicasts go to
+  // `send` with the generation of the joined session. SetGroupSend before the link starts.
+  using GroupSend = std::function<void(uint64_t generation, std::string payload)>;
+  void SetGroupSend(GroupSend send) { group_send_ = std::move(send); }
+  void OnGroupJoined(uint64_t generation, GroupMember self);
+  void OnGroupChange(uint64_t generation, std::vector<GroupMember> members);
+  void OnGroupMessage(uint64_t generation, GroupMember sender, std::string payload);
+  void OnGroupLost(uint64_t generation, std::string why);
+  // Told a one-line description of the group state when it changes (the daemon's health).
+  void SetStatusListener(std::function<void(const std::string&)> listener) {
+    on_status_ = std::move(listener);
+  }
 
   // Replaces the devices and topology that came from the CIB (loop thread only). A device of
   // the CIB replaces one registered through the API with the same id.
@@ -109,7 +125,8 @@ class StonithdDriver final : public v1::Fencer::Service {
   // Whether a device can fence a target, asked of its agent when its configuration cannot say.
   using CapableCallback = std::function<void(bool)>;
 
-  void Feed(Event event);
+  void Feed(ClusterEvent event);
+  void ReportStatus();
   void Apply(const Effect& effect);
   void RunAgentNow(const RunAgent& run);
   void PublishOperation(const FenceRecord& record);
@@ -133,12 +150,22 @@ class StonithdDriver final : public v1::Fencer::Service {
   FenceAgentRunner agents_;
 
   // Loop thread only.
-  FencingCore core_;
-  EventPump<Event> pump_{[this](const Event& event) {
-    for (const Effect& effect : core_.Handle(event, Now{clock_.MonotonicNow(), clock_.WallNow()})) {
+  FencingCluster cluster_;
+  EventPump<ClusterEvent> pump_{[this](const ClusterEvent& event) {
+    ClusterEffects out = cluster_.Handle(event, Now{clock_.MonotonicNow(), clock_.WallNow()});
+    for (const Effect& effect : out.effects) {
       Apply(effect);
     }
+    for (std::string& payload : out.multicasts) {
+      if (group_send_ && generation_ != 0) {
+        group_send_(generation_, std::move(payload));
+      }
+    }
   }};
+  GroupSend group_send_;
+  uint64_t generation_ = 0;  // the joined session's, 0 when none
+  std::function<void(const std::string&)> on_status_;
+  std::string last_status_;
   std::map<TimerKey, EventLoop::TimerId> timers_;
   std::map<int64_t, FenceAgentRunner::RunId> runs_;  // core run id -> runner id
   std::map<std::string, Waiter> waiters_;            // by operation id
