@@ -49,7 +49,7 @@ absl::StatusOr<FaultSpec> ParseFaultSpec(absl::string_view text) {
     } else if (key == "kinds") {
       for (absl::string_view kind : absl::StrSplit(value, '+')) {
         static const std::set<std::string> kKnown = {
-            "token", "message", "join", "commit", "merge_detect", "hold_cancel", "leave"};
+            "token", "message", "join", "commit", "merge_detect", "hold_cancel", "leave", "rrp"};
         if (!kKnown.contains(std::string(kind))) {
           return Bad(item, absl::StrCat("unknown packet kind '", kind, "'"));
         }
@@ -63,12 +63,20 @@ absl::StatusOr<FaultSpec> ParseFaultSpec(absl::string_view text) {
         }
         spec.peers.insert(id);
       }
+    } else if (key == "rings") {
+      for (absl::string_view ring : absl::StrSplit(value, '+')) {
+        int n = 0;
+        if (!absl::SimpleAtoi(ring, &n) || n < 0 || n > 7) {
+          return Bad(item, "expected ring numbers (0 to 7) joined by '+'");
+        }
+        spec.rings.insert(n);
+      }
     } else if (key == "seed") {
       if (!absl::SimpleAtoi(value, &spec.seed)) {
         return Bad(item, "expected a number");
       }
     } else {
-      return Bad(item, "unknown setting (drop, dup, delay, corrupt, kinds, peers, seed)");
+      return Bad(item, "unknown setting (drop, dup, delay, corrupt, kinds, peers, rings, seed)");
     }
   }
   return spec;
@@ -87,11 +95,12 @@ bool FaultLayer::Chance(double p) {
   return p > 0 && std::uniform_real_distribution<double>(0, 1)(random_) < p;
 }
 
-void FaultLayer::Send(uint32_t node, absl::string_view kind, absl::string_view datagram) {
+void FaultLayer::Send(int ring, uint32_t node, absl::string_view kind, absl::string_view datagram) {
   const bool matches = (spec_.kinds.empty() || spec_.kinds.contains(std::string(kind))) &&
-                       (spec_.peers.empty() || spec_.peers.contains(node));
+                       (spec_.peers.empty() || spec_.peers.contains(node)) &&
+                       (spec_.rings.empty() || spec_.rings.contains(ring));
   if (!matches || !spec_.active()) {
-    send_(node, datagram);
+    send_(ring, node, datagram);
     return;
   }
   if (Chance(spec_.drop)) {
@@ -108,16 +117,16 @@ void FaultLayer::Send(uint32_t node, absl::string_view kind, absl::string_view d
   stats_.duplicated += copies - 1;
   for (int i = 0; i < copies; ++i) {
     if (spec_.delay_max_ms == 0) {
-      send_(node, bytes);
+      send_(ring, node, bytes);
       continue;
     }
     ++stats_.delayed;
     const int ms =
         std::uniform_int_distribution<int>(spec_.delay_min_ms, spec_.delay_max_ms)(random_);
     auto id = std::make_shared<EventLoop::TimerId>(0);
-    *id = loop_.AddTimer(absl::Milliseconds(ms), [this, node, bytes, id] {
+    *id = loop_.AddTimer(absl::Milliseconds(ms), [this, ring, node, bytes, id] {
       pending_.erase(*id);
-      send_(node, bytes);
+      send_(ring, node, bytes);
     });
     pending_.insert(*id);
   }

@@ -9,7 +9,8 @@
 //   delay=A-B   ... held for a uniform A..B ms (so datagrams overtake each other: reordering)
 //   corrupt=P   ... has one random byte flipped with probability P (authentication drops it)
 //   kinds=K+K   only these packet kinds (token, message, join, commit, merge_detect,
-//               hold_cancel, leave); default all
+//               hold_cancel, leave, rrp); default all
+//   rings=R+R   only datagrams on these ring numbers; default all
 //   peers=N+N   only datagrams to these node ids; default all
 //   seed=N      the random seed, so a run can be repeated (default: the start's boot id, which
 //               differs from run to run)
@@ -35,6 +36,7 @@ struct FaultSpec {
   int delay_max_ms = 0;
   std::set<std::string> kinds;  // empty: all
   std::set<uint32_t> peers;     // empty: all
+  std::set<int> rings;          // empty: all
   uint64_t seed = 0;
   bool active() const { return drop > 0 || duplicate > 0 || corrupt > 0 || delay_max_ms > 0; }
 };
@@ -52,11 +54,11 @@ struct FaultStats {
 // Sits between the protocol and the transport. Loop thread only.
 class FaultLayer {
  public:
-  using SendFn = absl::AnyInvocable<void(uint32_t node, absl::string_view datagram)>;
+  using SendFn = absl::AnyInvocable<void(int ring, uint32_t node, absl::string_view datagram)>;
   FaultLayer(EventLoop& loop, FaultSpec spec, SendFn send);
   ~FaultLayer();
 
-  void Send(uint32_t node, absl::string_view kind, absl::string_view datagram);
+  void Send(int ring, uint32_t node, absl::string_view kind, absl::string_view datagram);
   const FaultStats& stats() const { return stats_; }
   const FaultSpec& spec() const { return spec_; }
 

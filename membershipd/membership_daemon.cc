@@ -142,6 +142,28 @@ absl::StatusOr<std::unique_ptr<MembershipDaemon>> MembershipDaemon::Create(
   d->token_retransmit_ = options.token_retransmit;
   d->max_payload_ = options.max_payload - 1;  // one byte is the service tag
   d->core_ = std::make_unique<TotemCore>(options);
+  // Redundant rings: with rrp_mode none (or one ring address) ring 0 only, and the layer is
+  // bypassed.
+  d->rrp_ = std::make_unique<RedundantRings>(RrpOptionsFromConfig(config, local.nodeid));
+  const RrpOptions& rrp = d->rrp_->options();
+  if (rrp.mode == RrpMode::kNone && t.rrp_mode != "none") {
+    HA_LOG_WARN(kSubsys,
+                "rrp_mode %s needs a ring1_addr for every node: running on ring 0 only",
+                t.rrp_mode.c_str());
+  }
+  if (rrp.mode != RrpMode::kNone) {
+    HA_LOG_INFO(kSubsys,
+                "redundant rings | rrp_mode=%s rings=%d token_expired=%lldms "
+                "problem_count_timeout=%lldms threshold=%d mcast_threshold=%d "
+                "autorecovery_check=%lldms",
+                RrpModeName(rrp.mode),
+                d->rrp_->ring_count(),
+                static_cast<long long>(absl::ToInt64Milliseconds(rrp.token_expired_timeout)),
+                static_cast<long long>(absl::ToInt64Milliseconds(rrp.problem_count_timeout)),
+                rrp.problem_count_threshold,
+                rrp.problem_count_mcast_threshold,
+                static_cast<long long>(absl::ToInt64Milliseconds(rrp.autorecovery_check_timeout)));
+  }
   HA_LOG_INFO(kSubsys,
               "totem timers | token=%lldms token_retransmit=%lldms hold=%lldms join=%lldms "
               "consensus=%lldms merge=%lldms",
@@ -175,41 +197,70 @@ absl::StatusOr<std::unique_ptr<MembershipDaemon>> MembershipDaemon::Create(
     HA_LOG_WARN(kSubsys, "fault injection is on (HA_TOTEM_FAULTS=%s): for tests only", env);
   }
   MembershipDaemon* raw = d.get();
-  d->faults_ = std::make_unique<FaultLayer>(
-      loop, spec, [raw](uint32_t node, absl::string_view b) { raw->transport_->Send(node, b); });
+  d->faults_ =
+      std::make_unique<FaultLayer>(loop, spec, [raw](int ring, uint32_t node, absl::string_view b) {
+        if (ring >= 0 && static_cast<size_t>(ring) < raw->transports_.size()) {
+          raw->transports_[ring]->Send(node, b);
+        }
+      });
   return d;
 }
 
 absl::Status MembershipDaemon::Start() {
-  UdpTransportOptions options;
   const config::NodeConfig* local = config_.FindNode(local_id_);
   if (local == nullptr || local->ring_addrs.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("node ", local_id_, " has no ring0_addr in the nodelist"));
   }
-  options.bind_address = local->ring_addrs[0];
+  // Ring 0's port is the first interface's (as before redundant rings); ring N's is that of the
+  // interface with linknumber N, else ring 0's.
+  int ring0_port = 5405;
   if (!config_.totem.interfaces.empty()) {
-    options.port = config_.totem.interfaces[0].mcastport;
+    ring0_port = config_.totem.interfaces[0].mcastport;
   }
-  for (const config::NodeConfig& node : config_.nodes) {
-    if (!node.ring_addrs.empty()) {
-      options.peers[node.nodeid] = node.ring_addrs[0];
+  for (int ring = 0; ring < rrp_->ring_count(); ++ring) {
+    UdpTransportOptions options;
+    options.ring = ring;
+    options.bind_address = local->ring_addrs[ring];
+    options.port = ring0_port;
+    if (ring > 0) {
+      for (const config::InterfaceConfig& iface : config_.totem.interfaces) {
+        if (iface.linknumber == ring) {
+          options.port = iface.mcastport;
+        }
+      }
+    }
+    for (const config::NodeConfig& node : config_.nodes) {
+      if (node.ring_addrs.size() > static_cast<size_t>(ring)) {
+        options.peers[node.nodeid] = node.ring_addrs[ring];
+      }
+    }
+    absl::StatusOr<std::unique_ptr<UdpTransport>> transport = UdpTransport::Create(
+        loop_,
+        options,
+        [this](int r, uint32_t source, absl::string_view datagram) {
+          OnDatagram(r, source, datagram);
+        },
+        [this](int r, uint32_t node) { OnPeerUnreachable(r, node); });
+    if (!transport.ok()) {
+      return transport.status();
+    }
+    transports_.push_back(*std::move(transport));
+    if (ring == 0) {
+      HA_LOG_NOTICE(kSubsys,
+                    "node %u listening on %s port %d",
+                    local_id_,
+                    options.bind_address.c_str(),
+                    options.port);
+    } else {
+      HA_LOG_NOTICE(kSubsys,
+                    "node %u listening on ring %d: %s port %d",
+                    local_id_,
+                    ring,
+                    options.bind_address.c_str(),
+                    options.port);
     }
   }
-  absl::StatusOr<std::unique_ptr<UdpTransport>> transport = UdpTransport::Create(
-      loop_,
-      options,
-      [this](uint32_t source, absl::string_view datagram) { OnDatagram(source, datagram); },
-      [this](uint32_t node) { OnPeerUnreachable(node); });
-  if (!transport.ok()) {
-    return transport.status();
-  }
-  transport_ = *std::move(transport);
-  HA_LOG_NOTICE(kSubsys,
-                "node %u listening on %s port %d",
-                local_id_,
-                options.bind_address.c_str(),
-                options.port);
   installed_at_ = clock_.WallNow();
   last_activity_ = clock_.MonotonicNow();
   Apply(core_->Start(clock_.MonotonicNow()));
@@ -252,6 +303,7 @@ void MembershipDaemon::FinishLeave() {
 void MembershipDaemon::CloseWatchers() {
   membership_watchers_.Close();
   quorum_watchers_.Close();
+  ring_watchers_.Close();
 }
 
 void MembershipDaemon::Send(RingService service, std::string payload, bool safe) {
@@ -307,7 +359,10 @@ bool MembershipDaemon::CatchUpAfterPause() {
   // What queued up meanwhile is history: joins from gathers that have since ended would make
   // this node fail nodes that are fine (and they, in turn, this node). Like corosync, drop it and
   // rejoin from a fresh view.
-  const size_t flushed = transport_ ? transport_->Flush() : 0;
+  size_t flushed = 0;
+  for (const std::unique_ptr<UdpTransport>& t : transports_) {
+    flushed += t->Flush();
+  }
   Count("totem.pause_detected");
   Count("totem.pause_flushed_packets", flushed);
   HA_LOG_WARN(kSubsys,
@@ -319,7 +374,7 @@ bool MembershipDaemon::CatchUpAfterPause() {
   return true;
 }
 
-void MembershipDaemon::OnDatagram(uint32_t source_node, absl::string_view datagram) {
+void MembershipDaemon::OnDatagram(int ring, uint32_t source_node, absl::string_view datagram) {
   (void)source_node;
   if (CatchUpAfterPause()) {
     return;  // this datagram was queued during the pause too
@@ -339,11 +394,36 @@ void MembershipDaemon::OnDatagram(uint32_t source_node, absl::string_view datagr
                  packet.ok() ? "sender mismatch" : packet.status().ToString().c_str());
     return;
   }
-  last_heard_[packet->sender()] = clock_.MonotonicNow();
-  Apply(core_->OnPacket(clock_.MonotonicNow(), *packet));
+  const absl::Time now = clock_.MonotonicNow();
+  last_heard_[packet->sender()] = now;
+  if (packet->has_rrp()) {
+    RrpControl control;
+    switch (static_cast<int>(packet->rrp().kind())) {
+      case wire::RrpControl::PROBE:
+        control.kind = RrpControl::kProbe;
+        break;
+      case wire::RrpControl::PROBE_REPLY:
+        control.kind = RrpControl::kProbeReply;
+        break;
+      default:
+        control.kind = RrpControl::kActivate;
+        break;
+    }
+    control.sender = packet->sender();
+    control.ring = static_cast<int>(packet->rrp().ring());
+    control.round = packet->rrp().round();
+    Count("rrp.control_rx");
+    ApplyRrp(rrp_->OnPacket(now, ring, control));
+    return;
+  }
+  if (rrp_bypassed()) {
+    Apply(core_->OnPacket(now, *packet));
+    return;
+  }
+  ApplyRrp(rrp_->OnPacket(now, ring, *std::move(packet)));
 }
 
-void MembershipDaemon::OnPeerUnreachable(uint32_t node) {
+void MembershipDaemon::OnPeerUnreachable(int ring, uint32_t node) {
   Count("totem.peer_port_unreachable");
   // ICMP is not authenticated: take it as a hint, acted on only for a node that has also been
   // silent for a token retransmit interval (a live member is heard every rotation).
@@ -353,29 +433,110 @@ void MembershipDaemon::OnPeerUnreachable(uint32_t node) {
     Count("totem.peer_unreachable_ignored");
     return;
   }
+  // With redundant rings, a hint only once every ring in service has reported it recently (one
+  // ring's ICMP may be a firewall's on that network only).
+  if (!rrp_bypassed()) {
+    std::vector<absl::Time>& at = unreachable_at_[node];
+    at.resize(rrp_->ring_count(), absl::InfinitePast());
+    if (ring >= 0 && ring < rrp_->ring_count()) {
+      at[ring] = now;
+    }
+    for (int r = 0; r < rrp_->ring_count(); ++r) {
+      if (rrp_->state(r) == RingState::kActive && now - at[r] > token_retransmit_ * 2) {
+        Count("totem.peer_unreachable_ignored");
+        return;
+      }
+    }
+  }
   HA_LOG_DEBUG(kSubsys, "node %u's port is unreachable", node);
   Apply(core_->OnPeerUnreachable(now, node));
 }
 
-void MembershipDaemon::SendPacket(const Outgoing& out) {
-  absl::StatusOr<std::string> body = EncodePacket(out.packet);
+void MembershipDaemon::SendDatagram(int ring,
+                                    const std::vector<NodeId>& to,
+                                    const wire::Packet& packet) {
+  absl::StatusOr<std::string> body = EncodePacket(packet);
   if (!body.ok()) {
     HA_LOG_ERROR(kSubsys,
                  "cannot encode a %s packet: %s",
-                 std::string(PacketKindName(out.packet)).c_str(),
+                 std::string(PacketKindName(packet)).c_str(),
                  body.status().ToString().c_str());
     Count("totem.tx_encode_errors");
     return;
   }
+  // Sealed once per ring: each ring's copy has its own counter, so the replay filter does not
+  // take a copy on a second ring for a duplicate (the ring layer drops those by content).
   absl::StatusOr<std::string> datagram = sealer_->Seal(*body);
   if (!datagram.ok()) {
     HA_LOG_ERROR(kSubsys, "cannot seal a packet: %s", datagram.status().ToString().c_str());
     Count("totem.tx_seal_errors");
     return;
   }
-  const absl::string_view kind = PacketKindName(out.packet);
-  for (uint32_t node : out.to) {
-    faults_->Send(node, kind, *datagram);
+  const absl::string_view kind = PacketKindName(packet);
+  for (uint32_t node : to) {
+    faults_->Send(ring, node, kind, *datagram);
+  }
+}
+
+void MembershipDaemon::SendRingPacket(const RrpSend& send) {
+  if (const auto* packet = std::get_if<wire::Packet>(&send.packet)) {
+    SendDatagram(send.ring, send.to, *packet);
+    return;
+  }
+  const RrpControl& control = std::get<RrpControl>(send.packet);
+  wire::Packet packet;
+  packet.set_sender(local_id_);
+  wire::RrpControl* body = packet.mutable_rrp();
+  switch (control.kind) {
+    case RrpControl::kProbe:
+      body->set_kind(wire::RrpControl::PROBE);
+      body->set_round(control.round);
+      break;
+    case RrpControl::kProbeReply:
+      body->set_kind(wire::RrpControl::PROBE_REPLY);
+      body->set_round(control.round);
+      break;
+    case RrpControl::kActivate:
+      body->set_kind(wire::RrpControl::ACTIVATE);
+      break;
+  }
+  body->set_ring(static_cast<uint32_t>(control.ring));
+  Count("rrp.control_tx");
+  SendDatagram(send.ring, send.to, packet);
+}
+
+void MembershipDaemon::ApplyRrp(RrpEffects effects) {
+  for (const std::string& line : effects.log) {
+    if (line.starts_with("Marking")) {
+      HA_LOG_ERROR(kSubsys, "%s", line.c_str());
+    } else {
+      HA_LOG_NOTICE(kSubsys, "%s", line.c_str());
+    }
+  }
+  for (const RrpSend& send : effects.send) {
+    SendRingPacket(send);
+  }
+  if (!effects.changes.empty()) {
+    const std::vector<RingStatus> status = rrp_->Status();
+    for (const RingStateChange& change : effects.changes) {
+      Count(change.state == RingState::kFaulty ? "rrp.marked_faulty" : "rrp.recovered");
+      v1::RingEvent event;
+      if (change.ring >= 0 && static_cast<size_t>(change.ring) < status.size()) {
+        *event.mutable_ring() = RingProto(status[change.ring]);
+      }
+      event.mutable_ring()->set_state(change.state == RingState::kFaulty ? v1::RING_FAULTY
+                                                                         : v1::RING_ACTIVE);
+      event.set_reason(change.reason);
+      event.set_time_unix_ms(absl::ToUnixMillis(clock_.WallNow()));
+      ring_watchers_.Publish(event);
+    }
+  }
+  const absl::Time now = clock_.MonotonicNow();
+  for (const wire::Packet& packet : effects.deliver) {
+    Apply(core_->OnPacket(now, packet));
+  }
+  if (!applying_) {
+    RescheduleTimer();
   }
 }
 
@@ -400,8 +561,12 @@ void MembershipDaemon::ApplyNow(Effects effects) {
   for (const std::string& line : effects.log) {
     HA_LOG_NOTICE(kSubsys, "%s", line.c_str());
   }
-  for (const Outgoing& out : effects.send) {
-    SendPacket(out);
+  if (rrp_bypassed()) {
+    for (const Outgoing& out : effects.send) {
+      SendDatagram(0, out.to, out.packet);
+    }
+  } else if (!effects.send.empty()) {
+    ApplyRrp(rrp_->Send(clock_.MonotonicNow(), effects.send));
   }
   for (const Output& output : effects.deliver) {
     if (const auto* change = std::get_if<ConfigChange>(&output)) {
@@ -503,7 +668,11 @@ void MembershipDaemon::ApplyQuorum(VoteQuorum::Effects effects) {
 // Timers
 
 void MembershipDaemon::RescheduleTimer() {
-  const std::optional<absl::Time> deadline = core_->NextDeadline();
+  std::optional<absl::Time> deadline = core_->NextDeadline();
+  if (const std::optional<absl::Time> rrp = rrp_->NextDeadline();
+      rrp && (!deadline || *rrp < *deadline)) {
+    deadline = rrp;
+  }
   if (deadline == timer_deadline_ && timer_.has_value() == deadline.has_value()) {
     return;
   }
@@ -523,7 +692,11 @@ void MembershipDaemon::OnTimer() {
   timer_.reset();
   timer_deadline_.reset();
   CatchUpAfterPause();
-  Apply(core_->OnTimer(clock_.MonotonicNow()));
+  const absl::Time now = clock_.MonotonicNow();
+  if (const std::optional<absl::Time> rrp = rrp_->NextDeadline(); rrp && *rrp <= now) {
+    ApplyRrp(rrp_->OnTimer(now));
+  }
+  Apply(core_->OnTimer(now));
 }
 
 // Corosync's scheduler-pause warning: a loop that did not run for most of a token timeout is
@@ -604,20 +777,44 @@ v1::MembershipChange MembershipDaemon::CurrentChange(bool initial) const {
   return out;
 }
 
+v1::Ring RingProto(const RingStatus& status) {
+  v1::Ring ring;
+  ring.set_ring_number(static_cast<uint32_t>(status.ring));
+  ring.set_local_address(status.address);
+  ring.set_state(status.state == RingState::kFaulty ? v1::RING_FAULTY : v1::RING_ACTIVE);
+  ring.set_problem_counter(static_cast<uint32_t>(std::max(0, status.problem_count)));
+  ring.set_problem_threshold(static_cast<uint32_t>(status.threshold));
+  ring.set_detail(status.text);
+  return ring;
+}
+
 v1::GetRingsResponse MembershipDaemon::Rings() const {
   v1::GetRingsResponse out;
   out.set_local_node_id(local_id_);
-  out.set_rrp_mode(config_.totem.rrp_mode);
+  out.set_rrp_mode(RrpModeName(rrp_->options().mode));
   out.set_transport("udpu");  // what runs, whatever the configuration says (see docs)
-  v1::Ring* ring = out.add_rings();
-  ring->set_ring_number(0);
-  if (const config::NodeConfig* c = config_.FindNode(local_id_); c && !c->ring_addrs.empty()) {
-    ring->set_local_address(c->ring_addrs[0]);
+  for (const RingStatus& status : rrp_->Status()) {
+    *out.add_rings() = RingProto(status);
   }
-  ring->set_state(v1::RING_ACTIVE);
-  ring->set_problem_threshold(static_cast<uint32_t>(config_.totem.rrp_problem_count_threshold));
-  // One ring until redundant rings land (issue 4): it is never marked faulty.
-  ring->set_detail("ring 0 active with no faults");
+  return out;
+}
+
+v1::GetRingsResponse MembershipDaemon::ReenableRings() {
+  HA_LOG_NOTICE(kSubsys, "re-enabling the rings (administrative request)");
+  Count("rrp.reenable_requests");
+  ApplyRrp(rrp_->Reenable(clock_.MonotonicNow()));
+  return Rings();
+}
+
+std::vector<v1::RingEvent> MembershipDaemon::RingSnapshots() const {
+  std::vector<v1::RingEvent> out;
+  for (const RingStatus& status : rrp_->Status()) {
+    v1::RingEvent event;
+    *event.mutable_ring() = RingProto(status);
+    event.set_initial(true);
+    event.set_time_unix_ms(absl::ToUnixMillis(clock_.WallNow()));
+    out.push_back(std::move(event));
+  }
   return out;
 }
 
@@ -653,13 +850,35 @@ std::map<std::string, uint64_t> MembershipDaemon::Counters() const {
     out[absl::StrCat("totem.", name)] = value;
   }
   out["totem.send_queue"] = core_->send_queue_size();
-  if (transport_) {
-    const UdpTransportStats& t = transport_->stats();
-    out["transport.tx_datagrams"] = t.tx_datagrams;
-    out["transport.tx_errors"] = t.tx_errors;
-    out["transport.rx_datagrams"] = t.rx_datagrams;
-    out["transport.rx_unknown_source"] = t.rx_unknown_source;
-    out["transport.port_unreachable"] = t.port_unreachable;
+  if (!transports_.empty()) {
+    // The sums over the rings, then each ring's own.
+    for (const char* name :
+         {"tx_datagrams", "tx_errors", "rx_datagrams", "rx_unknown_source", "port_unreachable"}) {
+      out[absl::StrCat("transport.", name)] = 0;
+    }
+    for (const std::unique_ptr<UdpTransport>& transport : transports_) {
+      const UdpTransportStats& t = transport->stats();
+      out["transport.tx_datagrams"] += t.tx_datagrams;
+      out["transport.tx_errors"] += t.tx_errors;
+      out["transport.rx_datagrams"] += t.rx_datagrams;
+      out["transport.rx_unknown_source"] += t.rx_unknown_source;
+      out["transport.port_unreachable"] += t.port_unreachable;
+      const std::string ring = absl::StrCat("ring.", transport->ring(), ".");
+      out[ring + "tx_datagrams"] = t.tx_datagrams;
+      out[ring + "rx_datagrams"] = t.rx_datagrams;
+    }
+  }
+  for (const RingStatus& r : rrp_->Status()) {
+    const std::string ring = absl::StrCat("ring.", r.ring, ".");
+    out[ring + "problem_counter"] = static_cast<uint64_t>(std::max(0, r.problem_count));
+    out[ring + "faulty"] = r.state == RingState::kFaulty ? 1 : 0;
+    if (!rrp_bypassed()) {
+      out[ring + "tx"] = r.tx;
+      out[ring + "rx"] = r.rx;
+      out[ring + "rx_duplicates"] = r.rx_duplicates;
+      out[ring + "faulty_marked"] = r.faulty_marked;
+      out[ring + "recovered"] = r.recovered;
+    }
   }
   const FaultStats& f = faults_->stats();
   if (faults_->spec().active()) {

@@ -1,5 +1,6 @@
 // membershipd's driver: the totem core on the real world. It carries the core's packets through
-// the codec, the frame crypto, the fault layer (tests only) and the UDP transport; runs its timers
+// the redundant ring layer (rrp.h; bypassed with one ring), the codec, the frame crypto, the fault
+// layer (tests only) and one UDP transport per ring; runs its timers and the ring layer's
 // on the event loop; persists the highest ring seq; hands agreed-order deliveries to the services
 // on the ring (votequorum, and process groups) by the tag in their first byte; and answers the
 // Membership and Quorum APIs.
@@ -14,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -22,6 +24,7 @@
 #include "config/cluster_config.h"
 #include "membershipd/fault_layer.h"
 #include "membershipd/frame_crypto.h"
+#include "membershipd/rrp.h"
 #include "membershipd/totem_core.h"
 #include "membershipd/udp_transport.h"
 #include "membershipd/votequorum.h"
@@ -43,6 +46,7 @@ class RingClient {
 };
 
 v1::RingId RingIdProto(RingId id);
+v1::Ring RingProto(const RingStatus& status);
 
 class MembershipDaemon {
  public:
@@ -71,6 +75,10 @@ class MembershipDaemon {
   v1::GetMembershipResponse Membership() const;
   v1::MembershipChange CurrentChange(bool initial) const;
   v1::GetRingsResponse Rings() const;
+  // corosync-cfgtool -r: every FAULTY ring back in service, here and at the other nodes.
+  v1::GetRingsResponse ReenableRings();
+  // One snapshot event per ring (WatchRings' first messages).
+  std::vector<v1::RingEvent> RingSnapshots() const;
   std::map<std::string, uint64_t> Counters() const;
   v1::QuorumState Quorum() const;
   uint32_t local_node_id() const { return local_id_; }
@@ -86,6 +94,7 @@ class MembershipDaemon {
 
   StreamHub<v1::MembershipChange>& membership_watchers() { return membership_watchers_; }
   StreamHub<v1::QuorumEvent>& quorum_watchers() { return quorum_watchers_; }
+  StreamHub<v1::RingEvent>& ring_watchers() { return ring_watchers_; }
   // A stop of the daemon: ends the watch streams.
   void CloseWatchers();
 
@@ -95,14 +104,21 @@ class MembershipDaemon {
                    const config::ClusterConfig& config,
                    const config::NodeConfig& local);
 
-  void OnDatagram(uint32_t source_node, absl::string_view datagram);
-  void OnPeerUnreachable(uint32_t node);
+  void OnDatagram(int ring, uint32_t source_node, absl::string_view datagram);
+  void OnPeerUnreachable(int ring, uint32_t node);
   void Apply(Effects effects);
   void ApplyNow(Effects effects);
+  // The ring layer's effects: log lines, sends, packets up to the core (through Apply), state
+  // changes to the log, the counters and the ring watchers.
+  void ApplyRrp(RrpEffects effects);
+  // With one ring (rrp_mode none) the ring layer is bypassed: the path of a single ring stays as
+  // it was.
+  bool rrp_bypassed() const { return rrp_->options().mode == RrpMode::kNone; }
+  void SendRingPacket(const RrpSend& send);
+  void SendDatagram(int ring, const std::vector<NodeId>& to, const wire::Packet& packet);
   void FlushOutbox();
   void FinishLeave();
   void ApplyQuorum(VoteQuorum::Effects effects);
-  void SendPacket(const Outgoing& out);
   void OnConfigChange(const ConfigChange& change);
   void OnDelivery(const Delivery& delivery);
   void RescheduleTimer();
@@ -124,7 +140,8 @@ class MembershipDaemon {
   std::unique_ptr<TotemCore> core_;
   std::optional<FrameSealer> sealer_;
   std::optional<FrameOpener> opener_;
-  std::unique_ptr<UdpTransport> transport_;
+  std::unique_ptr<RedundantRings> rrp_;
+  std::vector<std::unique_ptr<UdpTransport>> transports_;  // index = ring number
   std::unique_ptr<FaultLayer> faults_;
   std::optional<VoteQuorum> quorum_;
   RingClient* groups_ = nullptr;
@@ -143,8 +160,9 @@ class MembershipDaemon {
   size_t max_payload_ = 0;
   absl::Duration token_retransmit_;
   std::map<uint32_t, absl::Time> last_heard_;  // last authenticated packet from each node
-  ConfigChange last_change_;                   // the configuration the APIs show
-  std::deque<Effects> queued_;                 // effects produced while others are being applied
+  std::map<uint32_t, std::vector<absl::Time>> unreachable_at_;  // per ring: last ICMP report
+  ConfigChange last_change_;                                    // the configuration the APIs show
+  std::deque<Effects> queued_;  // effects produced while others are being applied
   bool applying_ = false;
   std::optional<EventLoop::TimerId> timer_;
   std::optional<absl::Time> timer_deadline_;
@@ -163,6 +181,7 @@ class MembershipDaemon {
 
   StreamHub<v1::MembershipChange> membership_watchers_{1000, "membership changes"};
   StreamHub<v1::QuorumEvent> quorum_watchers_{1000, "quorum events"};
+  StreamHub<v1::RingEvent> ring_watchers_{1000, "ring events"};
 };
 
 }  // namespace ha::membership

@@ -2,6 +2,8 @@
 
 #include <future>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "common/grpc_status.h"
 #include "common/loop_call.h"
@@ -67,11 +69,34 @@ grpc::Status MembershipService::GetRings(grpc::ServerContext* ctx,
 grpc::Status MembershipService::ReenableRings(grpc::ServerContext* ctx,
                                               const v1::ReenableRingsRequest*,
                                               v1::ReenableRingsResponse* response) {
-  // One ring, never faulty, until redundant rings land (issue 4): nothing to re-enable.
   v1::GetRingsResponse rings;
-  grpc::Status s = Answer(loop_, ctx, &rings, [this] { return daemon_.Rings(); });
+  grpc::Status s = Answer(loop_, ctx, &rings, [this] { return daemon_.ReenableRings(); });
   *response->mutable_rings() = rings.rings();
   return s;
+}
+
+grpc::Status MembershipService::WatchRings(grpc::ServerContext* ctx,
+                                           const v1::WatchRingsRequest*,
+                                           grpc::ServerWriter<v1::RingEvent>* writer) {
+  // Subscribed on the loop, where changes are published: the snapshots miss none. The first
+  // snapshot opens the queue, the others follow it at once.
+  auto& hub = daemon_.ring_watchers();
+  auto sub = RunOnLoop(loop_, ctx, [this, &hub] {
+    std::vector<v1::RingEvent> snapshots = daemon_.RingSnapshots();
+    return std::make_pair(hub.Subscribe(nullptr), std::move(snapshots));
+  });
+  if (!sub.ok()) {
+    return ToGrpcStatus(sub.status());
+  }
+  for (const v1::RingEvent& event : sub->second) {
+    if (sub->first == nullptr) {
+      break;  // stopping: Serve says so
+    }
+    if (!writer->Write(event)) {
+      return grpc::Status::OK;
+    }
+  }
+  return hub.Serve(ctx, writer, sub->first);
 }
 
 grpc::Status MembershipService::GetCounters(grpc::ServerContext* ctx,

@@ -25,6 +25,9 @@ class MembershipService final : public v1::Membership::Service {
   grpc::Status ReenableRings(grpc::ServerContext*,
                              const v1::ReenableRingsRequest*,
                              v1::ReenableRingsResponse*) override;
+  grpc::Status WatchRings(grpc::ServerContext*,
+                          const v1::WatchRingsRequest*,
+                          grpc::ServerWriter<v1::RingEvent>*) override;
   grpc::Status GetCounters(grpc::ServerContext*,
                            const v1::GetCountersRequest*,
                            v1::GetCountersResponse*) override;

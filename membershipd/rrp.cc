@@ -9,8 +9,9 @@
 namespace ha::membership {
 namespace {
 
-constexpr size_t kMaxSeen = 4096;     // active mode's duplicate filter, entries
-constexpr size_t kMaxWatches = 1024;  // tokens waiting for their copies
+constexpr size_t kMaxSeen = 4096;       // active mode's duplicate filter, entries
+constexpr size_t kMaxWatches = 1024;    // tokens waiting for their copies
+constexpr size_t kMaxExpiredKeys = 64;  // expired watches remembered against retransmissions
 
 bool IsToken(const wire::Packet& p) {
   return p.body_case() == wire::Packet::kToken || p.body_case() == wire::Packet::kCommit;
@@ -159,7 +160,7 @@ RrpEffects RedundantRings::Send(absl::Time /*now*/, const std::vector<Outgoing>&
     }
     for (int ring : rings) {
       rings_[ring].tx += o.to.size();
-      effects_.send.push_back(RingSend{ring, o.to, o.packet});
+      effects_.send.push_back(RrpSend{ring, o.to, o.packet});
     }
   }
   return Take();
@@ -236,6 +237,8 @@ void RedundantRings::WatchToken(absl::Time now, int ring, const wire::Packet& pa
       return;
     }
   }
+  if (std::find(expired_keys_.begin(), expired_keys_.end(), key) != expired_keys_.end())
+    return;  // a late copy or a retransmission of a token already judged
   if (watches_.size() >= kMaxWatches)
     watches_.pop_front();
   watches_.push_back(TokenWatch{key, seqid, {ring}, now + options_.token_expired_timeout});
@@ -343,7 +346,7 @@ void RedundantRings::SendActivate(int ring) {
   for (int i = 0; i < ring_count(); ++i) {
     if (i == ring || rings_[i].state == RingState::kActive) {
       effects_.send.push_back(
-          RingSend{i, others, RrpControl{RrpControl::kActivate, options_.local_id, ring, 0}});
+          RrpSend{i, others, RrpControl{RrpControl::kActivate, options_.local_id, ring, 0}});
     }
   }
 }
@@ -355,9 +358,9 @@ void RedundantRings::HandleControl(absl::Time /*now*/, int ring, const RrpContro
     case RrpControl::kProbe:
       heard_.insert(control.sender);
       effects_.send.push_back(
-          RingSend{ring,
-                   {control.sender},
-                   RrpControl{RrpControl::kProbeReply, options_.local_id, ring, control.round}});
+          RrpSend{ring,
+                  {control.sender},
+                  RrpControl{RrpControl::kProbeReply, options_.local_id, ring, control.round}});
       break;
     case RrpControl::kProbeReply: {
       heard_.insert(control.sender);
@@ -403,7 +406,7 @@ void RedundantRings::CheckRecovery(absl::Time now) {
     ++r.probe_round;
     if (!others.empty()) {
       effects_.send.push_back(
-          RingSend{i, others, RrpControl{RrpControl::kProbe, options_.local_id, i, r.probe_round}});
+          RrpSend{i, others, RrpControl{RrpControl::kProbe, options_.local_id, i, r.probe_round}});
     }
   }
   heard_.clear();
@@ -438,6 +441,9 @@ RrpEffects RedundantRings::OnTimer(absl::Time now) {
     TokenWatch w = std::move(watches_.front());
     watches_.pop_front();
     TokenExpired(w);
+    if (expired_keys_.size() >= kMaxExpiredKeys)
+      expired_keys_.pop_front();
+    expired_keys_.push_back(std::move(w.key));
   }
   if (decrement_at_ && *decrement_at_ <= now)
     DecrementProblems(now);

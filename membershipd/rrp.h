@@ -36,7 +36,8 @@
 // Both reset the ring's counter and give a RingStateChange for clients.
 //
 // The control packets (probe, probe reply, activate) are RrpControl values, not totem packets:
-// the simulator carries them as they are; on the wire they need their own encoding.
+// the simulator carries them as they are; on the wire they are the `rrp` body of a Packet
+// (proto/totem_wire.proto), encoded by the daemon.
 #pragma once
 
 #include <cstdint>
@@ -89,7 +90,7 @@ struct RrpControl {
 
 using RingPacket = std::variant<wire::Packet, RrpControl>;
 
-struct RingSend {
+struct RrpSend {
   int ring = 0;
   std::vector<NodeId> to;  // never the local node
   RingPacket packet;
@@ -104,7 +105,7 @@ struct RingStateChange {
 };
 
 struct RrpEffects {
-  std::vector<RingSend> send;
+  std::vector<RrpSend> send;
   std::vector<wire::Packet> deliver;  // up to the core, in order
   std::vector<std::string> log;
   std::vector<RingStateChange> changes;
@@ -196,6 +197,11 @@ class RedundantRings {
   int token_turn_ = 0;
   int mcast_turn_ = 0;
   std::deque<TokenWatch> watches_;
+  // Keys of watches that expired lately: a retransmission of such a token (the predecessor
+  // resends it every token_retransmit, which is also the default rrp_token_expired_timeout) that
+  // arrives on one ring just after the watch expired starts no new watch, or its copy on the other
+  // ring, read a moment later, would count as missing.
+  std::deque<std::string> expired_keys_;
   std::map<std::pair<NodeId, size_t>, Seen> seen_;  // active: (sender, hash) of packets
   std::deque<std::pair<absl::Time, std::pair<NodeId, size_t>>> seen_order_;
   std::optional<absl::Time> decrement_at_;

@@ -51,7 +51,7 @@ wire::Packet Message(NodeId sender, uint64_t seq) {
 struct Trace {
   std::vector<std::pair<absl::Duration, std::string>> log;
   std::vector<wire::Packet> delivered;
-  std::vector<RingSend> sent;
+  std::vector<RrpSend> sent;
   std::vector<RingStateChange> changes;
   void Add(absl::Time now, RrpEffects e) {
     for (std::string& l : e.log)
@@ -75,7 +75,7 @@ void RunTimers(RedundantRings& rrp, Trace& trace, absl::Time until) {
 
 std::vector<int> RingsOf(const RrpEffects& e) {
   std::vector<int> out;
-  for (const RingSend& s : e.send)
+  for (const RrpSend& s : e.send)
     out.push_back(s.ring);
   return out;
 }
@@ -134,6 +134,24 @@ TEST_CASE("active: a ring that loses every token is FAULTY after exactly thresho
   CHECK(rrp.Status()[0].text == "ring 0 active with no faults");
   // Nothing more goes out on it.
   CHECK(RingsOf(rrp.Send(kT0, {Outgoing{{3}, Token(2, 13)}})) == std::vector<int>{0});
+}
+
+TEST_CASE("active: a retransmitted token straddling its watch's expiry is no problem") {
+  // The predecessor resends the token after token_retransmit, which is also the default
+  // rrp_token_expired_timeout: its copy on ring 0 may be read just before the first watch
+  // expires and the copy on ring 1 just after.
+  RedundantRings rrp(Options(RrpMode::kActive));
+  Trace t;
+  const absl::Duration timeout = absl::Milliseconds(45);
+  t.Add(kT0, rrp.OnPacket(kT0, 0, Token(1, 7)));
+  t.Add(kT0, rrp.OnPacket(kT0, 1, Token(1, 7)));
+  t.Add(kT0 + timeout, rrp.OnPacket(kT0 + timeout, 0, Token(1, 7)));
+  RunTimers(rrp, t, kT0 + timeout);
+  t.Add(kT0 + timeout, rrp.OnPacket(kT0 + timeout, 1, Token(1, 7)));
+  RunTimers(rrp, t, kT0 + absl::Seconds(1));
+  CHECK(t.log.empty());
+  CHECK(rrp.problem_count(0) == 0);
+  CHECK(rrp.problem_count(1) == 0);
 }
 
 TEST_CASE("active: the problem counter is decremented every rrp_problem_count_timeout") {
@@ -271,7 +289,7 @@ TEST_CASE("automatic recovery: probes answered by every node heard from, two rou
   CHECK(t.changes[0].state == RingState::kActive);
   // The others are told on both rings.
   REQUIRE(t.sent.size() == 2);
-  for (const RingSend& s : t.sent)
+  for (const RrpSend& s : t.sent)
     CHECK(std::get<RrpControl>(s.packet).kind == RrpControl::kActivate);
   CHECK(rrp.problem_count(1) == 0);
   CHECK(!rrp.NextDeadline());

@@ -133,6 +133,7 @@ Effects TotemCore::OnPacket(absl::Time now, const wire::Packet& packet) {
     case wire::Packet::kLeave:
       HandleLeave(now, from, packet.leave());
       break;
+    case wire::Packet::kRrp:  // the ring layer's (membershipd/rrp.h): never handed up here
     case wire::Packet::BODY_NOT_SET:
       ++counters_.rx_msg_dropped;
       break;

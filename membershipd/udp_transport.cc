@@ -60,8 +60,8 @@ absl::Status ResolveAddress(const std::string& address,
 }
 
 UdpTransport::UdpTransport(EventLoop& loop,
-                           absl::AnyInvocable<void(uint32_t, absl::string_view)> on_datagram,
-                           absl::AnyInvocable<void(uint32_t)> on_unreachable)
+                           absl::AnyInvocable<void(int, uint32_t, absl::string_view)> on_datagram,
+                           absl::AnyInvocable<void(int, uint32_t)> on_unreachable)
     : loop_(loop),
       on_datagram_(std::move(on_datagram)),
       on_unreachable_(std::move(on_unreachable)) {
@@ -71,10 +71,11 @@ UdpTransport::UdpTransport(EventLoop& loop,
 absl::StatusOr<std::unique_ptr<UdpTransport>> UdpTransport::Create(
     EventLoop& loop,
     UdpTransportOptions options,
-    absl::AnyInvocable<void(uint32_t, absl::string_view)> on_datagram,
-    absl::AnyInvocable<void(uint32_t)> on_unreachable) {
+    absl::AnyInvocable<void(int, uint32_t, absl::string_view)> on_datagram,
+    absl::AnyInvocable<void(int, uint32_t)> on_unreachable) {
   std::unique_ptr<UdpTransport> t(
       new UdpTransport(loop, std::move(on_datagram), std::move(on_unreachable)));
+  t->ring_ = options.ring;
   sockaddr_storage local{};
   socklen_t local_len = 0;
   if (absl::Status s = ResolveAddress(options.bind_address, options.port, &local, &local_len);
@@ -194,7 +195,7 @@ void UdpTransport::DrainErrorQueue() {
       if (const uint32_t node = NodeOf(from, msg.msg_namelen); node != 0) {
         ++stats_.port_unreachable;
         if (on_unreachable_) {
-          on_unreachable_(node);
+          on_unreachable_(ring_, node);
         }
       }
     }
@@ -242,7 +243,7 @@ void UdpTransport::OnReadable() {
     if (node == 0) {
       ++stats_.rx_unknown_source;
     }
-    on_datagram_(node, absl::string_view(buffer_.data(), static_cast<size_t>(n)));
+    on_datagram_(ring_, node, absl::string_view(buffer_.data(), static_cast<size_t>(n)));
   }
 }
 

@@ -149,6 +149,21 @@ absl::Status CheckCommit(const wirepb::CommitToken& c, const WireLimits& limits)
   return absl::OkStatus();
 }
 
+absl::Status CheckRrp(const wirepb::RrpControl& r) {
+  const int kind = static_cast<int>(r.kind());
+  if (kind != wirepb::RrpControl::PROBE && kind != wirepb::RrpControl::PROBE_REPLY &&
+      kind != wirepb::RrpControl::ACTIVATE) {
+    return Invalid(absl::StrCat("rrp: unknown kind ", kind));
+  }
+  if (kind == wirepb::RrpControl::ACTIVATE && r.round() != 0) {
+    return Invalid("rrp: activate with a round");
+  }
+  if (r.ring() >= kMaxRings) {
+    return Invalid(absl::StrCat("rrp: ring ", r.ring(), " (max ", kMaxRings - 1, ")"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidatePacket(const wirepb::Packet& packet, const WireLimits& limits) {
@@ -170,6 +185,8 @@ absl::Status ValidatePacket(const wirepb::Packet& packet, const WireLimits& limi
       return CheckRing(packet.hold_cancel().ring_id(), "hold_cancel");
     case wirepb::Packet::kLeave:
       return CheckRing(packet.leave().ring_id(), "leave");
+    case wirepb::Packet::kRrp:
+      return CheckRrp(packet.rrp());
     case wirepb::Packet::BODY_NOT_SET:
       return Invalid("packet: no body");
   }
@@ -217,6 +234,8 @@ absl::string_view PacketKindName(const wirepb::Packet& packet) {
       return "hold_cancel";
     case wirepb::Packet::kLeave:
       return "leave";
+    case wirepb::Packet::kRrp:
+      return "rrp";
     case wirepb::Packet::BODY_NOT_SET:
       return "none";
   }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -43,6 +44,9 @@ struct WireLimits {
   }
 };
 
+// Redundant rings: ring numbers (ring0_addr ... ring7_addr) are below this.
+inline constexpr uint32_t kMaxRings = 8;
+
 // The commit token makes two rotations (members fill in their entries, then every member learns
 // the others'); memb_index counts hops and is refused beyond this many rotations.
 inline constexpr size_t kCommitTokenMaxRotations = 3;
@@ -57,7 +61,8 @@ inline constexpr size_t kCommitTokenMaxRotations = 3;
 //  - Join: proc and fail at most max_nodes non-zero ids each, no duplicates within a list;
 //  - CommitToken: 1..max_nodes members, non-zero, strictly ascending; info has one entry per
 //    member in the same order (node_id == members[i], or 0 while not filled); a filled entry has
-//    aru <= high_seq and high_delivered <= high_seq; memb_index <= 3 * members.
+//    aru <= high_seq and high_delivered <= high_seq; memb_index <= 3 * members;
+//  - RrpControl: kind is PROBE, PROBE_REPLY or ACTIVATE; ring < kMaxRings; round is 0 for ACTIVATE.
 absl::Status ValidatePacket(const wirepb::Packet& packet, const WireLimits& limits = WireLimits{});
 
 // Serializes a packet that passes ValidatePacket and whose encoding fits limits.max_body().
@@ -69,8 +74,8 @@ absl::StatusOr<std::string> EncodePacket(const wirepb::Packet& packet,
 absl::StatusOr<wirepb::Packet> DecodePacket(absl::string_view body,
                                             const WireLimits& limits = WireLimits{});
 
-// "token", "message", "join", "commit", "merge_detect", "hold_cancel", "leave" or "none": for logs
-// and per-kind counters.
+// "token", "message", "join", "commit", "merge_detect", "hold_cancel", "leave", "rrp" or "none":
+// for logs and per-kind counters.
 absl::string_view PacketKindName(const wirepb::Packet& packet);
 
 }  // namespace ha::membership

@@ -99,6 +99,16 @@ wirepb::Packet RingOnly(std::function<wirepb::RingId*(wirepb::Packet&)> body) {
   return p;
 }
 
+wirepb::Packet RrpPacket(wirepb::RrpControl::Kind kind, uint32_t ring, uint64_t round) {
+  wirepb::Packet p;
+  p.set_sender(2);
+  wirepb::RrpControl* r = p.mutable_rrp();
+  r->set_kind(kind);
+  r->set_ring(ring);
+  r->set_round(round);
+  return p;
+}
+
 std::vector<std::pair<std::string, wirepb::Packet>> EveryKind() {
   return {
       {"token", TokenPacket()},
@@ -111,6 +121,9 @@ std::vector<std::pair<std::string, wirepb::Packet>> EveryKind() {
       {"hold_cancel",
        RingOnly([](wirepb::Packet& p) { return p.mutable_hold_cancel()->mutable_ring_id(); })},
       {"leave", RingOnly([](wirepb::Packet& p) { return p.mutable_leave()->mutable_ring_id(); })},
+      {"rrp probe", RrpPacket(wirepb::RrpControl::PROBE, 1, 7)},
+      {"rrp probe reply", RrpPacket(wirepb::RrpControl::PROBE_REPLY, 1, 7)},
+      {"rrp activate", RrpPacket(wirepb::RrpControl::ACTIVATE, 0, 0)},
   };
 }
 
@@ -173,7 +186,7 @@ TEST_CASE("bytes that are not a packet are refused", "[wire]") {
   CHECK(DecodePacket("\xff\xff\xff").status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(DecodePacket("\x08\x01").status().message() == "packet: no body");  // sender 1, no body
   // A field number this version does not know is not a body either.
-  CHECK(DecodePacket(std::string("\x08\x01\x4a\x00", 4)).status().message() == "packet: no body");
+  CHECK(DecodePacket(std::string("\x08\x01\x52\x00", 4)).status().message() == "packet: no body");
   const WireLimits limits;
   CHECK(DecodePacket(std::string(limits.max_body() + 1, '\0')).status().code() ==
         absl::StatusCode::kInvalidArgument);
@@ -190,8 +203,8 @@ TEST_CASE("packet-level and ring rejections", "[wire]") {
   p.mutable_token()->clear_ring_id();
   CHECK(Rejection(p) == "token: ring rep is 0");
   for (auto [name, packet] : EveryKind()) {
-    if (name == "join" || name == "commit") {
-      continue;
+    if (name == "join" || name == "commit" || name.starts_with("rrp")) {
+      continue;  // no ring id (rrp: checked in "rrp control rejections")
     }
     INFO(name);
     wirepb::Packet copy = packet;
@@ -244,6 +257,16 @@ TEST_CASE("token rejections", "[wire]") {
   CHECK(Rejection(p) == "token: rtr entry 41 outside [1, 40]");
   limits.max_rtr = 1;
   CHECK(Rejection(TokenPacket(), limits) == "token: 2 rtr entries (max 1)");
+}
+
+TEST_CASE("rrp control rejections", "[wire][rrp]") {
+  CHECK(PacketKindName(RrpPacket(wirepb::RrpControl::PROBE, 1, 1)) == "rrp");
+  CHECK(Rejection(RrpPacket(wirepb::RrpControl::KIND_UNSPECIFIED, 1, 1)) == "rrp: unknown kind 0");
+  wirepb::Packet p = RrpPacket(wirepb::RrpControl::PROBE, 1, 1);
+  p.mutable_rrp()->set_kind(static_cast<wirepb::RrpControl::Kind>(9));
+  CHECK(Rejection(p) == "rrp: unknown kind 9");
+  CHECK(Rejection(RrpPacket(wirepb::RrpControl::PROBE, kMaxRings, 1)) == "rrp: ring 8 (max 7)");
+  CHECK(Rejection(RrpPacket(wirepb::RrpControl::ACTIVATE, 1, 3)) == "rrp: activate with a round");
 }
 
 TEST_CASE("join rejections", "[wire]") {

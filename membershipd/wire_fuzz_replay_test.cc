@@ -111,6 +111,19 @@ std::map<std::string, wirepb::Packet> SeedPackets() {
   p.set_sender(3);
   ring(p.mutable_leave()->mutable_ring_id(), 1, 4);
   out["leave"] = p;
+
+  p.Clear();
+  p.set_sender(2);
+  p.mutable_rrp()->set_kind(wirepb::RrpControl::PROBE);
+  p.mutable_rrp()->set_ring(1);
+  p.mutable_rrp()->set_round(3);
+  out["rrp_probe"] = p;
+
+  p.Clear();
+  p.set_sender(1);
+  p.mutable_rrp()->set_kind(wirepb::RrpControl::ACTIVATE);
+  p.mutable_rrp()->set_ring(1);
+  out["rrp_activate"] = p;
   return out;
 }
 
