@@ -408,8 +408,17 @@ class ActionBuilder {
         for (Action* action : Actions(child, then_task))
           thens.push_back(action);
     for (Action* first : firsts)
-      for (Action* then : thens)
+      for (Action* then : thens) {
+        // A second configured order between the same two actions adds nothing: the first one
+        // configured stands (Pacemaker keeps one ordering per pair).
+        bool already = false;
+        for (const ActionOrder* existing : then->before)
+          already |= existing->first == first && configured_.count(existing);
+        if (already)
+          continue;
         Order(first, then, flags);
+        configured_.insert(ws_.orders.back().get());
+      }
   }
 
   void ImplyStopsByFencing() {
@@ -555,6 +564,7 @@ class ActionBuilder {
   std::map<Resource*, std::vector<Action*>> by_rsc_;
   std::map<Node*, Action*> fencing_;
   std::map<std::string, Action*> one_or_more_;
+  std::set<const ActionOrder*> configured_;  // orders that come from constraints
   // The start and stop of a live migration: they make nothing ordered with them restart.
   std::set<Action*> migrating_starts_;
 };
