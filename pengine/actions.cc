@@ -511,18 +511,26 @@ class ActionBuilder {
           changed = true;
         }
       }
+      // "Required" first, each action taking its orderings newest first, actions in creation
+      // order: the order Pacemaker's update walks them in, which decides whose reason shows.
+      for (const auto& action : ws_.actions) {
+        for (auto it = action->before.rbegin(); it != action->before.rend(); ++it) {
+          ActionOrder& order = **it;
+          Action* first = order.first;
+          Action* then = order.then;
+          if ((order.flags & kOrderImpliesThen) && !first->optional && then->optional &&
+              !(migrating_starts_.count(first) && then->rsc != first->rsc) && !Frozen(then)) {
+            then->optional = false;
+            if (then->reason.empty())
+              then->reason = "required " + Describe(first);
+            changed = true;
+          }
+        }
+      }
       for (auto& order_ptr : ws_.orders) {
         ActionOrder& order = *order_ptr;
         Action* first = order.first;
         Action* then = order.then;
-        // Pacemaker applies "required" before "unrunnable": the first reason stays.
-        if ((order.flags & kOrderImpliesThen) && !first->optional && then->optional &&
-            !(migrating_starts_.count(first) && then->rsc != first->rsc) && !Frozen(then)) {
-          then->optional = false;
-          if (then->reason.empty())
-            then->reason = "required " + Describe(first);
-          changed = true;
-        }
         if ((order.flags & kOrderRunnableLeftIfRequired) && !first->runnable && then->runnable &&
             !then->optional) {
           then->runnable = false;
