@@ -14,6 +14,7 @@
 #include "cibd/cib_service.h"
 #include "cibd/cib_store.h"
 #include "common/daemon_runtime.h"
+#include "common/group_link.h"
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
@@ -52,29 +53,45 @@ int main(int argc, char** argv) {
         *users));
     rt.AddService(service);
     // The link is adopted after the driver, so it (and its threads) goes first.
-    auto link_slot = std::make_shared<ha::cib::CibGroupLink*>(nullptr);
+    auto link_slot = std::make_shared<ha::GroupLink*>(nullptr);
     auto* replication = rt.Adopt(std::make_unique<ha::cib::CibReplication>(
         *core,
         [link_slot](uint64_t generation, std::string payload) {
-          (*link_slot)->Multicast(generation, std::move(payload));
+          (*link_slot)->Multicast(generation, ha::cib::FramePayload(payload));
         },
         [&rt](const std::string& detail) { rt.SetState(ha::daemon::v1::SERVING, detail); }));
-    ha::cib::CibGroupLink::Options link_options;
+    ha::GroupLink::Options link_options;
     link_options.socket_path = ha::DaemonSocketPath(rt.config(), "membershipd");
-    ha::cib::CibGroupLink::Handlers handlers;
-    handlers.joined = [replication](uint64_t g, ha::cib::MemberId self) {
-      replication->OnJoined(g, self);
+    link_options.group = "cib";
+    link_options.client_name = "cibd";
+    link_options.log_subsystem = "cib";
+    ha::GroupLink::Handlers handlers;
+    handlers.joined = [replication](uint64_t g, uint32_t node_id, uint32_t pid) {
+      replication->OnJoined(g, ha::cib::MemberId{node_id, pid});
     };
-    handlers.change = [replication](uint64_t g, uint64_t view, std::vector<ha::cib::MemberId> m) {
-      replication->OnChange(g, view, std::move(m));
+    handlers.change = [replication](uint64_t g, const ha::membership::v1::GroupChange& change) {
+      std::vector<ha::cib::MemberId> members;
+      for (const auto& m : change.members())
+        members.push_back(ha::cib::MemberId{m.node_id(), m.pid()});
+      replication->OnChange(g, ha::cib::ViewIdOf(change), std::move(members));
     };
-    handlers.message = [replication](uint64_t g, ha::cib::MemberId from, std::string payload) {
-      replication->OnMessage(g, from, payload);
+    handlers.message = [replication](
+                           uint64_t g, uint32_t node_id, uint32_t pid, std::string framed) {
+      absl::StatusOr<std::string> payload = ha::cib::UnframePayload(framed);
+      if (!payload.ok()) {
+        HA_LOG_WARN("cib",
+                    "Dropped a group message | sender=%u:%u error=%s",
+                    node_id,
+                    pid,
+                    payload.status().message());
+        return;
+      }
+      replication->OnMessage(g, ha::cib::MemberId{node_id, pid}, *payload);
     };
     handlers.lost = [replication](uint64_t g, std::string why) { replication->OnLost(g, why); };
     handlers.quorum = [replication](bool quorate) { replication->OnQuorum(quorate); };
-    auto* link = rt.Adopt(
-        std::make_unique<ha::cib::CibGroupLink>(rt.loop(), link_options, std::move(handlers)));
+    auto* link =
+        rt.Adopt(std::make_unique<ha::GroupLink>(rt.loop(), link_options, std::move(handlers)));
     *link_slot = link;
     service->SetWritePath([replication](const ha::cib::Requester& who,
                                         std::vector<ha::cib::WriteOp> ops,

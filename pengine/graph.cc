@@ -53,8 +53,13 @@ void AppendAction(pugi::xml_node parent, const Action& action) {
 std::string TransitionGraphXml(const WorkingSet& ws, int transition_id) {
   pugi::xml_document doc;
   pugi::xml_node graph = doc.append_child("transition_graph");
-  graph.append_attribute("cluster-delay") = "60s";
-  graph.append_attribute("stonith-timeout") = "60s";
+  // The cluster's own values (crm_config), Pacemaker's defaults otherwise.
+  auto option = [&ws](const char* name, const char* fallback) {
+    auto it = ws.raw_options.find(name);
+    return it == ws.raw_options.end() ? std::string(fallback) : it->second;
+  };
+  graph.append_attribute("cluster-delay") = option("cluster-delay", "60s").c_str();
+  graph.append_attribute("stonith-timeout") = option("stonith-timeout", "60s").c_str();
   graph.append_attribute("failed-stop-offset") = "INFINITY";
   graph.append_attribute("failed-start-offset") = "INFINITY";
   graph.append_attribute("transition_id") = transition_id;

@@ -400,6 +400,11 @@ TEST_CASE("a lost node is fenced before its resources move") {
   REQUIRE(ws.ok());
   std::string graph = TransitionGraphXml(**ws);
   CHECK(graph.find("operation=\"stonith\"") != std::string::npos);
+  CHECK(graph.find("stonith-timeout=\"60s\"") != std::string::npos);  // the default
+  cib.options.push_back("stonith-timeout=90s");
+  ws = Schedule(cib.Xml(), std::nullopt);
+  REQUIRE(ws.ok());
+  CHECK(TransitionGraphXml(**ws).find("stonith-timeout=\"90s\"") != std::string::npos);
   CHECK(graph.find("operation_key=\"a_start_0\"") != std::string::npos);
 }
 

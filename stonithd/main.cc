@@ -1,15 +1,15 @@
 // stonithd: fencing (issue 8). Runs fence agents for fencing requests with the devices of the CIB
 // and those registered through the API, keeps the fencing history, and serves the Fencer API on
 // its socket (stonithd/stonithd_driver.h). Requests go to every node through membershipd's
-// `stonithd` process group (stonithd/fence_group_link.h, stonithd/fencing_cluster.h).
+// `stonithd` process group (common/group_link.h, stonithd/fencing_cluster.h).
 #include <cstdlib>
 #include <memory>
 
 #include "common/daemon_runtime.h"
+#include "common/group_link.h"
 #include "common/logging.h"
 #include "lrmd/process_runner.h"
 #include "stonithd/cib_source.h"
-#include "stonithd/fence_group_link.h"
 #include "stonithd/stonithd_driver.h"
 
 int main(int argc, char** argv) {
@@ -36,21 +36,27 @@ int main(int argc, char** argv) {
     auto* cib = rt.Adopt(std::make_unique<ha::stonithd::CibSource>(
         rt.loop(), *driver, ha::DaemonSocketPath(rt.config(), "cibd")));
     // The link is adopted after the driver, so it (and its threads) goes first.
-    ha::stonithd::FenceGroupLink::Options link_options;
+    ha::GroupLink::Options link_options;
     link_options.socket_path = ha::DaemonSocketPath(rt.config(), "membershipd");
-    ha::stonithd::FenceGroupLink::Handlers handlers;
-    handlers.joined = [driver](uint64_t g, ha::stonithd::GroupMember self) {
-      driver->OnGroupJoined(g, self);
+    link_options.group = "stonithd";
+    link_options.client_name = "stonithd";
+    link_options.log_subsystem = "fencing";
+    ha::GroupLink::Handlers handlers;
+    handlers.joined = [driver](uint64_t g, uint32_t node_id, uint32_t pid) {
+      driver->OnGroupJoined(g, ha::stonithd::GroupMember{node_id, pid});
     };
-    handlers.change = [driver](uint64_t g, std::vector<ha::stonithd::GroupMember> members) {
+    handlers.change = [driver](uint64_t g, const ha::membership::v1::GroupChange& change) {
+      std::vector<ha::stonithd::GroupMember> members;
+      for (const auto& m : change.members())
+        members.push_back(ha::stonithd::GroupMember{m.node_id(), m.pid()});
       driver->OnGroupChange(g, std::move(members));
     };
-    handlers.message = [driver](uint64_t g, ha::stonithd::GroupMember from, std::string payload) {
-      driver->OnGroupMessage(g, from, std::move(payload));
+    handlers.message = [driver](uint64_t g, uint32_t node_id, uint32_t pid, std::string payload) {
+      driver->OnGroupMessage(g, ha::stonithd::GroupMember{node_id, pid}, std::move(payload));
     };
     handlers.lost = [driver](uint64_t g, std::string why) { driver->OnGroupLost(g, why); };
-    auto* link = rt.Adopt(std::make_unique<ha::stonithd::FenceGroupLink>(
-        rt.loop(), link_options, std::move(handlers)));
+    auto* link =
+        rt.Adopt(std::make_unique<ha::GroupLink>(rt.loop(), link_options, std::move(handlers)));
     driver->SetGroupSend([link](uint64_t generation, std::string payload) {
       link->Multicast(generation, std::move(payload));
     });

@@ -4,9 +4,9 @@
 // and which from the API, and serves the Fencer API.
 //
 // Requests go through a FencingCluster (stonithd/fencing_cluster.h): with the `stonithd` process
-// group (FenceGroupLink feeds the On* methods below, `standalone` false) a request is multicast,
-// executed by one capable node and recorded by all; standalone (no membershipd, as in the driver
-// tests) this node executes with its own devices.
+// group (common/group_link.h feeds the On* methods below, `standalone` false) a request is
+// multicast, executed by one capable node and recorded by all; standalone (no membershipd, as in
+// the driver tests) this node executes with its own devices.
 //
 // Threading: the core, the runner and the timers are used on the loop thread only. gRPC handlers
 // post their work to the loop and wait for its answer (common/loop_call.h); handlers that wait
@@ -60,7 +60,7 @@ class StonithdDriver final : public v1::Fencer::Service {
   // Ends every WatchEvents stream (UNAVAILABLE) and refuses new ones. Thread-safe.
   void Stop();
 
-  // The `stonithd` group's session (loop thread; FenceGroupLink's handlers). Multicasts go to
+  // The `stonithd` group's session (loop thread; common/group_link.h's handlers). Multicasts go to
   // `send` with the generation of the joined session. SetGroupSend before the link starts.
   using GroupSend = std::function<void(uint64_t generation, std::string payload)>;
   void SetGroupSend(GroupSend send) { group_send_ = std::move(send); }

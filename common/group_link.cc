@@ -1,4 +1,4 @@
-#include "stonithd/fence_group_link.h"
+#include "common/group_link.h"
 
 #include <algorithm>
 #include <utility>
@@ -7,7 +7,7 @@
 #include "common/grpc_unix_client.h"
 #include "common/logging.h"
 
-namespace ha::stonithd {
+namespace ha {
 namespace {
 
 namespace mv1 = membership::v1;
@@ -17,17 +17,18 @@ constexpr absl::Duration kMulticastDeadline = absl::Seconds(5);
 
 }  // namespace
 
-FenceGroupLink::FenceGroupLink(EventLoop& loop, Options options, Handlers handlers)
+GroupLink::GroupLink(EventLoop& loop, Options options, Handlers handlers)
     : loop_(loop), options_(std::move(options)), handlers_(std::move(handlers)) {
   channel_ = ConnectUnix(options_.socket_path);
   groups_ = mv1::ProcessGroups::NewStub(channel_);
+  quorum_ = mv1::Quorum::NewStub(channel_);
 }
 
-FenceGroupLink::~FenceGroupLink() {
+GroupLink::~GroupLink() {
   Stop();
 }
 
-void FenceGroupLink::Start() {
+void GroupLink::Start() {
   absl::MutexLock lock(&mu_);
   if (started_ || stopping_) {
     return;
@@ -35,39 +36,48 @@ void FenceGroupLink::Start() {
   started_ = true;
   session_thread_ = std::thread([this] { SessionThread(); });
   sender_thread_ = std::thread([this] { SenderThread(); });
+  if (handlers_.quorum)
+    quorum_thread_ = std::thread([this] { QuorumThread(); });
 }
 
-void FenceGroupLink::Stop() {
+void GroupLink::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     if (session_ctx_ != nullptr) {
       session_ctx_->TryCancel();
     }
+    if (quorum_ctx_ != nullptr) {
+      quorum_ctx_->TryCancel();
+    }
     if (join_ctx_ != nullptr) {
       join_ctx_->TryCancel();
     }
   }
-  for (std::thread* t : {&session_thread_, &sender_thread_}) {
+  for (std::thread* t : {&session_thread_, &sender_thread_, &quorum_thread_}) {
     if (t->joinable()) {
       t->join();
     }
   }
 }
 
-void FenceGroupLink::Multicast(uint64_t generation, std::string payload) {
+void GroupLink::Multicast(uint64_t generation, std::string payload) {
   absl::MutexLock lock(&mu_);
   outbox_.emplace_back(generation, std::move(payload));
 }
 
-bool FenceGroupLink::Nap(absl::Duration d) {
+void GroupLink::Post(std::function<void()> fn) {
+  loop_.Post([fn = std::move(fn)] { fn(); });
+}
+
+bool GroupLink::Nap(absl::Duration d) {
   absl::MutexLock lock(&mu_);
   auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
   mu_.AwaitWithTimeout(absl::Condition(&stopping), d);
   return !stopping_;
 }
 
-void FenceGroupLink::SessionThread() {
+void GroupLink::SessionThread() {
   absl::Duration backoff = options_.min_backoff;
   uint64_t generation = 0;
   std::string last_why;
@@ -85,13 +95,18 @@ void FenceGroupLink::SessionThread() {
       live_generation_ = 0;
       live_session_id_ = 0;
     }
-    loop_.Post([this, generation, why = why] { handlers_.lost(generation, why); });
+    Post([this, generation, why] { handlers_.lost(generation, why); });
     if (joined) {
-      HA_LOG_WARN(
-          "fencing", "Left the stonithd group; reconnecting to membershipd | reason=%s", why);
+      HA_LOG_WARN(options_.log_subsystem.c_str(),
+                  "Left group %s; reconnecting to membershipd | reason=%s",
+                  options_.group,
+                  why);
       backoff = options_.min_backoff;
     } else if (why != last_why) {
-      HA_LOG_NOTICE("fencing", "Cannot join the stonithd group yet; retrying | reason=%s", why);
+      HA_LOG_NOTICE(options_.log_subsystem.c_str(),
+                    "Cannot join group %s yet; retrying | reason=%s",
+                    options_.group,
+                    why);
     }
     last_why = why;
     if (!Nap(backoff)) {
@@ -101,7 +116,7 @@ void FenceGroupLink::SessionThread() {
   }
 }
 
-std::pair<std::string, bool> FenceGroupLink::RunSession(uint64_t generation) {
+std::pair<std::string, bool> GroupLink::RunSession(uint64_t generation) {
   grpc::ClientContext ctx;
   {
     absl::MutexLock lock(&mu_);
@@ -111,7 +126,7 @@ std::pair<std::string, bool> FenceGroupLink::RunSession(uint64_t generation) {
     session_ctx_ = &ctx;
   }
   struct Clear {
-    FenceGroupLink* link;
+    GroupLink* link;
     ~Clear() {
       absl::MutexLock lock(&link->mu_);
       link->session_ctx_ = nullptr;
@@ -157,26 +172,21 @@ std::pair<std::string, bool> FenceGroupLink::RunSession(uint64_t generation) {
     live_session_id_ = started.session_id();
     outbox_.clear();  // anything older was for an ended session
   }
-  const GroupMember self{started.local_node_id(), started.pid()};
-  HA_LOG_NOTICE("fencing",
-                "Joined the stonithd group | group=%s node=%u pid=%u",
+  const uint32_t node_id = started.local_node_id();
+  const uint32_t pid = started.pid();
+  HA_LOG_NOTICE(options_.log_subsystem.c_str(),
+                "Joined group %s | node=%u pid=%u",
                 options_.group,
-                self.node_id,
-                self.pid);
-  loop_.Post([this, generation, self] { handlers_.joined(generation, self); });
+                node_id,
+                pid);
+  Post([this, generation, node_id, pid] { handlers_.joined(generation, node_id, pid); });
   while (reader->Read(&event)) {
     if (event.has_change() && event.change().group() == options_.group) {
-      std::vector<GroupMember> members;
-      for (const mv1::GroupMember& m : event.change().members()) {
-        members.push_back(GroupMember{m.node_id(), m.pid()});
-      }
-      loop_.Post([this, generation, members = std::move(members)] {
-        handlers_.change(generation, members);
-      });
+      Post([this, generation, change = event.change()] { handlers_.change(generation, change); });
     } else if (event.has_message() && event.message().group() == options_.group) {
-      const GroupMember sender{event.message().sender_node_id(), event.message().sender_pid()};
-      loop_.Post([this, generation, sender, payload = event.message().payload()] {
-        handlers_.message(generation, sender, payload);
+      Post([this, generation, message = event.message()] {
+        handlers_.message(
+            generation, message.sender_node_id(), message.sender_pid(), message.payload());
       });
     }
   }
@@ -184,7 +194,7 @@ std::pair<std::string, bool> FenceGroupLink::RunSession(uint64_t generation) {
   return {absl::StrCat("the group stream ended: ", s.ok() ? "ok" : s.error_message()), true};
 }
 
-void FenceGroupLink::SenderThread() {
+void GroupLink::SenderThread() {
   while (true) {
     std::pair<uint64_t, std::string> item;
     uint64_t session = 0;
@@ -216,12 +226,50 @@ void FenceGroupLink::SenderThread() {
         continue;  // the send queue is full: retry
       }
       if (!s.ok()) {
-        HA_LOG_WARN(
-            "fencing", "A multicast to the stonithd group failed | error=%s", s.error_message());
+        HA_LOG_WARN(options_.log_subsystem.c_str(),
+                    "A multicast to the group failed | bytes=%d error=%s",
+                    request.payload().size(),
+                    s.error_message());
       }
       break;
     }
   }
 }
 
-}  // namespace ha::stonithd
+void GroupLink::QuorumThread() {
+  absl::Duration backoff = options_.min_backoff;
+  while (true) {
+    grpc::ClientContext ctx;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) {
+        return;
+      }
+      quorum_ctx_ = &ctx;
+    }
+    std::unique_ptr<grpc::ClientReader<mv1::QuorumEvent>> reader =
+        quorum_->WatchQuorum(&ctx, mv1::WatchQuorumRequest());
+    mv1::QuorumEvent event;
+    bool got = false;
+    while (reader->Read(&event)) {
+      got = true;
+      const bool quorate = event.state().quorate() || event.state().provider().empty();
+      Post([this, quorate] { handlers_.quorum(quorate); });
+    }
+    reader->Finish();
+    {
+      absl::MutexLock lock(&mu_);
+      quorum_ctx_ = nullptr;
+    }
+    Post([this] { handlers_.quorum(false); });
+    if (got) {
+      backoff = options_.min_backoff;
+    }
+    if (!Nap(backoff)) {
+      return;
+    }
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+}  // namespace ha
