@@ -5,7 +5,8 @@
   cib_bench.py report RESULTS.json --parallel P
 
 TARGET: {"name": ..., "cibadmin": PATH, "nodes": [ENV, ...]}: the target's cibadmin and, per
-node, the environment that points it at that node. Every figure is measured
+node, the environment that points it at that node (a "prefix" entry, a list, is put before the
+command instead: e.g. ["ip", "netns", "exec", "NS"]). Every figure is measured
 through cibadmin, one process per operation, so it includes starting that process; the
 "client baseline" row (a query of a small section) shows how much of it that is.
 """
@@ -21,10 +22,14 @@ import time
 
 
 def run(target, node, args, check=True):
+    """One cibadmin on `node`: its environment, and its optional "prefix" (a command that runs
+    cibadmin elsewhere, e.g. ip netns exec NS)."""
     env = dict(os.environ)
-    env.update(target["nodes"][node])
+    spec = target["nodes"][node]
+    env.update({k: v for k, v in spec.items() if k != "prefix"})
     t0 = time.perf_counter()
-    p = subprocess.run([target["cibadmin"]] + args, env=env, stdout=subprocess.DEVNULL,
+    p = subprocess.run(spec.get("prefix", []) + [target["cibadmin"]] + args, env=env,
+                       stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE)
     dt = (time.perf_counter() - t0) * 1000
     if check and p.returncode != 0:
@@ -123,17 +128,26 @@ def report(results, parallel):
     for key, label, fmt, _ in ROWS:
         print(label.format(P=parallel).ljust(width) +
               "".join(cell(fmt, results[n][key]) for n in names))
-    ref = names[-1]
-    if not ref.startswith("pacemaker") or len(names) < 2:
+    # Each of ours against Pacemaker's column with as many nodes (else its last one).
+    ours = [n for n in names if not n.startswith("pacemaker")]
+    theirs = [n for n in names if n.startswith("pacemaker")]
+    if not ours or not theirs:
         return
-    print(f"\nratios, ours / {ref} (latency: below 1 is faster; rate: above 1 is more):")
-    print("".ljust(width) + "".join(n.rjust(20) for n in names[:-1]))
+    def nodes_of(name):
+        return name.split(",")[-1].strip()
+    pairs = []
+    for n in ours:
+        same = [t for t in theirs if nodes_of(t) == nodes_of(n)]
+        pairs.append((n, same[0] if same else theirs[-1]))
+    print("\nratios, ours / Pacemaker's (latency: below 1 is faster; rate: above 1 is more):")
+    print("".ljust(width) + "".join(f"{n} / {nodes_of(t)}".rjust(24) for n, t in pairs))
     for key, label, _, _ in ROWS:
-        base = results[ref][key]
-        if math.isnan(base):
-            continue
-        print(label.format(P=parallel).ljust(width) + "".join(
-            f"{results[n][key] / base if base else float('nan'):20.2f}" for n in names[:-1]))
+        cells = []
+        for n, t in pairs:
+            base = results[t][key]
+            v = results[n][key] / base if base and not math.isnan(base) else float("nan")
+            cells.append(("n/a" if math.isnan(v) else f"{v:.2f}").rjust(24))
+        print(label.format(P=parallel).ljust(width) + "".join(cells))
 
 
 def main():

@@ -2,16 +2,20 @@
 # cibd against Pacemaker's CIB manager, in one run (issue 5): commit latency and updates/s of a
 # one-nvpair modification, and query times of a 5,000-resource CIB, on
 #   - ours, 1 node and 3 nodes (tools/ha-localcluster; writes replicated through membershipd)
-#   - Debian's pacemaker-based run stand-alone (-s), with disk writes (-w), in a private folder
-#     (-r DIR: nothing under /var/lib/pacemaker is used), driven by its own cibadmin.
-# Pacemaker's writes are not measured: a stand-alone based (2.1.5) forwards every write "to all"
-# through the cluster layer, which is absent, and never applies it (cibadmin times out), also
-# after it was made primary (cib_t set_primary) and with cibadmin --no-bcast; so its column has
-# the query rows only, its large CIB put in its folder before it starts.
+#   - Debian's pacemaker-based (2.1.5), driven by its own cibadmin, each in a private folder
+#     (-r DIR: nothing under /var/lib/pacemaker is used), with disk writes (-w):
+#       * on corosync 3, 1 node and 3 nodes (each node in a network namespace of its own,
+#         since corosync's and based's IPC sockets are abstract, with a private /run; the 3
+#         joined by a bridge): writes and queries. This is how based takes writes at all: it
+#         sends every modifying request through CPG and applies it when CPG delivers it back;
+#       * stand-alone (-s), only without corosync (or with --standalone): queries only. A
+#         stand-alone based forwards every write to the absent cluster layer and never
+#         applies it (cibadmin times out; bench/README.md has the code path and log lines).
 # Every operation is one cibadmin process, as an administrator or a script would run it; the
 # "client baseline" row shows what starting one costs. Prints a table and the ratios.
 #
-#   bench/cib_bench.sh [--writes N] [--parallel P] [--queries Q] [--resources R] [--keep]
+#   bench/cib_bench.sh [--writes N] [--parallel P] [--queries Q] [--resources R] [--standalone]
+#                      [--keep]
 #
 # Root (pacemaker-based drops to hacluster; ours runs as the caller). Pacemaker's column is
 # skipped, with the reason, without /usr/lib/pacemaker/pacemaker-based or when one already runs
@@ -23,6 +27,11 @@ BIN=${HA_BIN_DIR:-$here/../build/bin}
 LC="$here/../tools/ha-localcluster"
 BASED=/usr/lib/pacemaker/pacemaker-based
 PCMK_CIBADMIN=/usr/sbin/cibadmin
+COROSYNC=/usr/sbin/corosync
+NETNS="cibbench-$$"
+BRIDGE="cbb$$"
+NETNS_MADE=()
+standalone=no
 writes=200
 parallel=4
 queries=10
@@ -34,8 +43,9 @@ while [ $# -gt 0 ]; do
     --parallel) parallel=$2; shift 2 ;;
     --queries) queries=$2; shift 2 ;;
     --resources) resources=$2; shift 2 ;;
+    --standalone) standalone=yes; shift ;;
     --keep) keep=yes; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "cib_bench: unknown option $1" >&2; exit 64 ;;
   esac
 done
@@ -45,6 +55,7 @@ BASED_PID=""
 ROOTS=()
 cleanup() {
   [ -n "$BASED_PID" ] && kill "$BASED_PID" 2>/dev/null && wait "$BASED_PID" 2>/dev/null
+  declare -F stop_pacemaker >/dev/null && stop_pacemaker
   local r
   for r in "${ROOTS[@]}"; do HA_LOCAL_ROOT=$r "$LC" down >/dev/null 2>&1 || true; done
   if [ "$keep" = yes ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
@@ -96,35 +107,173 @@ ours() {
   "$LC" down >/dev/null
 }
 
-pacemaker() {
-  local reason=""
+# pacemaker_reason: why Pacemaker's column cannot run here (empty when it can).
+pacemaker_reason() {
   if [ ! -x "$BASED" ] || [ ! -x "$PCMK_CIBADMIN" ]; then
-    reason="no $BASED"
+    echo "no $BASED"
   elif pgrep -x pacemaker-based >/dev/null; then
-    reason="a pacemaker-based already runs on this host"
+    echo "a pacemaker-based already runs on this host"
   elif [ "$(id -u)" != 0 ]; then
-    reason="needs root"
-  else
-    chmod 711 "$WORK"  # hacluster must reach its folder
-    mkdir -p "$WORK/pcmk/cib"
-    cp "$WORK/large.xml" "$WORK/pcmk/cib/cib.xml"  # no .sig: based warns and loads it
-    chown -R hacluster:haclient "$WORK/pcmk"
-    PCMK_logfile=$WORK/pcmk/based.log "$BASED" -s -w -r "$WORK/pcmk/cib" >"$WORK/pcmk/out" 2>&1 &
-    BASED_PID=$!
-    for _ in $(seq 1 100); do
-      "$PCMK_CIBADMIN" -Q -o crm_config >/dev/null 2>&1 && break
-      sleep 0.1
-    done
-    "$PCMK_CIBADMIN" -Q -o crm_config >/dev/null 2>&1 || reason="pacemaker-based did not start"
+    echo "needs root"
   fi
-  if [ -n "$reason" ]; then
-    echo "Pacemaker's column skipped: $reason" >&2
-    return
+}
+
+# pcmk_folder DIR CIB: a CIB folder for based (hacluster must reach it).
+pcmk_folder() {
+  chmod 711 "$WORK"
+  mkdir -p "$1/cib"
+  cp "$2" "$1/cib/cib.xml"  # no .sig: based warns and loads it
+  chown -R hacluster:haclient "$1/cib"
+}
+
+# wait_based [NETNS]: until based answers its cibadmin (10 s).
+wait_based() {
+  local i run=()
+  [ -n "${1:-}" ] && run=(ip netns exec "$1")
+  for i in $(seq 1 100); do
+    "${run[@]}" "$PCMK_CIBADMIN" -Q -o crm_config >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# pacemaker_corosync N: based on an N-node corosync (N = 1 or 3), node i in the network namespace
+# $NETNS-i (corosync's and based's IPC sockets are abstract, hence per namespace), the nodes
+# joined by the bridge $BRIDGE when N > 1. The measurement runs inside node 1's namespace; the
+# other nodes' cibadmin goes through `ip netns exec` (only the spread-writers row uses them).
+pacemaker_corosync() {
+  local n=$1 i dir ns addr nodes="" nodelist=""
+  echo '<cib admin_epoch="0" epoch="1" num_updates="0" validate-with="pacemaker-3.7">'`
+    `'<configuration><crm_config/><nodes/><resources/><constraints/></configuration>'`
+    `'<status/></cib>' >"$WORK/small.xml"  # based refuses a crm_feature_set newer than its own
+  if [ "$n" -gt 1 ]; then
+    ip link add "$BRIDGE" type bridge || return 1
+    ip link set "$BRIDGE" up
+  fi
+  for ((i = 1; i <= n; i++)); do
+    addr=127.0.0.1
+    [ "$n" -gt 1 ] && addr=10.213.91.$i
+    nodelist+="    node {
+        name: node$i
+        nodeid: $i
+        ring0_addr: $addr
+    }
+"
+  done
+  for ((i = 1; i <= n; i++)); do
+    ns=$NETNS-$i
+    dir=$WORK/pcmk$n-$i
+    mkdir -p "$dir/run" "$dir/state"
+    pcmk_folder "$dir" "$WORK/small.xml"
+    ip netns add "$ns"
+    NETNS_MADE+=("$ns")
+    ip -n "$ns" link set lo up
+    if [ "$n" -gt 1 ]; then
+      ip link add "${BRIDGE}h$i" type veth peer name eth0 netns "$ns"
+      ip link set "${BRIDGE}h$i" master "$BRIDGE" up
+      ip -n "$ns" addr add "10.213.91.$i/24" dev eth0
+      ip -n "$ns" link set eth0 up
+    fi
+    cat >"$dir/corosync.conf" <<EOF
+totem {
+    version: 2
+    cluster_name: cibbench
+    transport: knet
+    crypto_cipher: none
+    crypto_hash: none
+}
+nodelist {
+$nodelist}
+quorum {
+    provider: corosync_votequorum
+}
+logging {
+    to_syslog: no
+    to_stderr: no
+    to_logfile: yes
+    logfile: $dir/corosync.log
+}
+uidgid {
+    gid: haclient
+}
+system {
+    state_dir: $dir/state
+}
+EOF
+    # corosync and based share a mount namespace with a private /run (corosync's lock file).
+    setsid ip netns exec "$ns" unshare -m --propagation private sh -c "
+      mount --bind '$dir/run' /run || exit 1
+      '$COROSYNC' -f -c '$dir/corosync.conf' >'$dir/corosync.out' 2>&1 &
+      for i in \$(seq 1 50); do corosync-cfgtool -s >/dev/null 2>&1 && break; sleep 0.1; done
+      PCMK_logfile='$dir/cib/based.log' exec '$BASED' -w -r '$dir/cib'" >"$dir/out" 2>&1 </dev/null &
+    disown $!  # no "Killed" job reports when stop_pacemaker ends it
+    nodes+="${nodes:+, }{\"prefix\": [\"ip\", \"netns\", \"exec\", \"$ns\"]}"
+  done
+  for ((i = 1; i <= n; i++)); do
+    if ! wait_based "$NETNS-$i"; then
+      echo "Pacemaker's $n-node column skipped: pacemaker-based on corosync did not start" \
+        "(see $WORK/pcmk$n-$i)" >&2
+      return 1
+    fi
+  done
+  # Node 1 is measured from inside its namespace: no prefix for it.
+  nodes="{}${nodes#*\}}"
+  ip netns exec "$NETNS-1" python3 "$here/cib_bench.py" measure \
+    "{\"name\": \"pacemaker, $n node$([ "$n" = 1 ] || echo s)\", \"cibadmin\": \"$PCMK_CIBADMIN\", \"nodes\": [$nodes]}" \
+    "$WORK/large.xml" "$RESULTS" --writes "$writes" --parallel "$parallel" --queries "$queries"
+  stop_pacemaker
+}
+
+# stop_pacemaker: every process in our namespaces, the namespaces, the bridge.
+stop_pacemaker() {
+  local ns pids
+  for ns in "${NETNS_MADE[@]}"; do
+    pids=$(ip netns pids "$ns" 2>/dev/null)
+    # shellcheck disable=SC2086
+    [ -n "$pids" ] && kill $pids 2>/dev/null
+  done
+  sleep 0.5
+  for ns in "${NETNS_MADE[@]}"; do
+    pids=$(ip netns pids "$ns" 2>/dev/null)
+    # shellcheck disable=SC2086
+    [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+  done
+  NETNS_MADE=()
+  ip link del "$BRIDGE" 2>/dev/null || true
+}
+
+# pacemaker_standalone: based -s, its large CIB put in its folder before it starts; queries only.
+pacemaker_standalone() {
+  pcmk_folder "$WORK/pcmk" "$WORK/large.xml"
+  PCMK_logfile=$WORK/pcmk/cib/based.log "$BASED" -s -w -r "$WORK/pcmk/cib" >"$WORK/pcmk/out" 2>&1 &
+  BASED_PID=$!
+  if ! wait_based; then
+    echo "Pacemaker's stand-alone column skipped: pacemaker-based -s did not start" >&2
+    return 1
   fi
   measure "{\"name\": \"pacemaker-based -s\", \"cibadmin\": \"$PCMK_CIBADMIN\", \"nodes\": [{}], \"writes\": false}"
   kill "$BASED_PID"
   wait "$BASED_PID" 2>/dev/null || true
   BASED_PID=""
+}
+
+pacemaker() {
+  local reason
+  reason=$(pacemaker_reason)
+  if [ -n "$reason" ]; then
+    echo "Pacemaker's column skipped: $reason" >&2
+    return
+  fi
+  if [ "$standalone" = no ] && [ -x "$COROSYNC" ] && command -v ip >/dev/null &&
+    command -v unshare >/dev/null; then
+    if pacemaker_corosync 1; then
+      pacemaker_corosync 3 || stop_pacemaker
+      return
+    fi
+    stop_pacemaker
+  fi
+  pacemaker_standalone || true
 }
 
 ours 1

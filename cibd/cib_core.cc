@@ -38,6 +38,18 @@ CibDocument EmptyCib() {
   return CibDocument();
 }
 
+bool IgnoresQuorum(const CibDocument& doc) {
+  for (pugi::xml_node set = doc.Section("crm_config").child("cluster_property_set"); set;
+       set = set.next_sibling("cluster_property_set")) {
+    for (pugi::xml_node nv = set.child("nvpair"); nv; nv = nv.next_sibling("nvpair")) {
+      if (std::strcmp(nv.attribute("name").value(), "no-quorum-policy") == 0 &&
+          std::strcmp(nv.attribute("value").value(), "ignore") == 0)
+        return true;
+    }
+  }
+  return false;
+}
+
 bool IsWholeReplace(const WriteOp& op) {
   if (std::holds_alternative<EraseOp>(op)) {
     return true;
@@ -52,6 +64,7 @@ bool IsWholeReplace(const WriteOp& op) {
 
 CibCore::CibCore(CibDocument initial, CibStore* store, Clock& clock, std::string node_name)
     : doc_(std::move(initial)), store_(store), clock_(clock), node_name_(std::move(node_name)) {
+  digest_ = doc_.Digest();
   last_written_unix_s_ = ParseLastWritten(doc_);
 }
 
@@ -130,9 +143,10 @@ absl::StatusOr<PreparedWrite> CibCore::Prepare(const Requester& who,
   const CibVersion after = prepared.after.Version();
   const bool configuration_changed =
       after.admin_epoch != before.admin_epoch || after.epoch != before.epoch;
-  if (configuration_changed && !have_quorum_ && !options.force) {
+  if (configuration_changed && !have_quorum_ && !options.force && !IgnoresQuorum(doc_)) {
     return absl::FailedPreconditionError(
-        "this partition has no quorum: configuration changes need force (cibadmin --force)");
+        "this partition has no quorum: configuration changes are refused (cibadmin --force, or "
+        "no-quorum-policy=ignore in crm_config, allows them)");
   }
   if (!who.bypass) {
     const AclPolicy policy = AclPolicy::For(doc_, who.user);
@@ -147,12 +161,12 @@ absl::StatusOr<WriteAnswer> CibCore::Commit(PreparedWrite prepared) {
   WriteAnswer answer;
   if (!prepared.changed) {
     answer.version = doc_.Version();
-    answer.digest = doc_.Digest();
+    answer.digest = digest_;
     return answer;
   }
   HA_RETURN_IF_ERROR(Install(std::move(prepared.after), prepared.info));
   answer.version = doc_.Version();
-  answer.digest = doc_.Digest();
+  answer.digest = digest_;
   answer.changed = true;
   return answer;
 }
@@ -165,13 +179,16 @@ absl::StatusOr<WriteAnswer> CibCore::Write(const Requester& who,
   return Commit(std::move(prepared));
 }
 
-absl::Status CibCore::Install(CibDocument doc, const ChangeInfo& info) {
+absl::Status CibCore::Install(CibDocument doc, ChangeInfo info) {
   const absl::Time now = clock_.WallNow();
   doc.Root().remove_attribute("cib-last-written");
   doc.Root().append_attribute("cib-last-written") =
       absl::FormatTime(kLastWrittenFormat, now, absl::LocalTimeZone()).c_str();
+  if (info.digest.empty()) {
+    info.digest = doc.Digest();  // cib-last-written is not part of it
+  }
   if (store_ != nullptr) {
-    if (absl::Status s = store_->Save(doc); !s.ok()) {
+    if (absl::Status s = store_->Save(doc, info.digest); !s.ok()) {
       HA_LOG_ERROR("cib",
                    "Could not save the CIB; the change is refused | version=%s error=%s",
                    ToString(doc.Version()),
@@ -181,6 +198,7 @@ absl::Status CibCore::Install(CibDocument doc, const ChangeInfo& info) {
   }
   last_written_unix_s_ = absl::ToUnixSeconds(now);
   CibDocument before = std::exchange(doc_, std::move(doc));
+  digest_ = info.digest;
   HA_LOG_INFO("cib",
               "Applied a change | op=%s version=%s origin=%s client=%s user=%s",
               info.operation,
@@ -198,7 +216,7 @@ VersionInfo CibCore::GetVersion() const {
   VersionInfo v;
   const pugi::xml_node root = doc_.Root();
   v.version = doc_.Version();
-  v.digest = doc_.Digest();
+  v.digest = digest_;
   v.validate_with = Attr(root, "validate-with");
   v.crm_feature_set = Attr(root, "crm_feature_set");
   v.dc_uuid = Attr(root, "dc-uuid");

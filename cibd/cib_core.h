@@ -31,6 +31,9 @@ struct ChangeInfo {
   // The whole CIB was replaced (whole-CIB Replace, Erase, or a copy from a peer): subscribers
   // get a re-sync marker instead of a patchset.
   bool replaced = false;
+  // The new copy's digest. Install computes it when the caller leaves it empty (the caller
+  // may know it: a patchset's verified digest); listeners always see it set.
+  std::string digest;
 };
 
 struct WriteOptions {
@@ -74,6 +77,10 @@ struct VersionInfo {
 // The empty CIB of a first start: cib.proto's version 0.0.0, pacemaker-3.9, empty sections.
 CibDocument EmptyCib();
 
+// The quorum rule's exception: the CIB's crm_config sets no-quorum-policy="ignore" (in any
+// cluster_property_set), so a partition without quorum takes configuration changes too.
+bool IgnoresQuorum(const CibDocument& doc);
+
 // True for a Replace of the whole `<cib>` (no target, the XML's root is `<cib>`).
 bool IsWholeReplace(const WriteOp& op);
 
@@ -88,11 +95,14 @@ class CibCore {
 
   // Called after each applied change, once it is durable.
   void SetChangeListener(ChangeListener listener) { listener_ = std::move(listener); }
-  // Whether this node's partition has quorum (without it, configuration writes need force).
+  // Whether this node's partition has quorum (without it, configuration writes need force, or
+  // no-quorum-policy=ignore in the current copy: IgnoresQuorum).
   void SetQuorum(bool have_quorum) { have_quorum_ = have_quorum; }
   bool have_quorum() const { return have_quorum_; }
 
   const CibDocument& document() const { return doc_; }
+  // document().Digest(), computed once per installed copy.
+  const std::string& digest() const { return digest_; }
   const std::string& node_name() const { return node_name_; }
 
   absl::StatusOr<QueryAnswer> Query(const Requester& who,
@@ -100,7 +110,8 @@ class CibCore {
                                     const QueryOptions& options) const;
 
   // Checks `ops` against the current copy (as one transaction when `transaction`, else exactly
-  // one op): the operation, the quorum rule, the requester's ACLs. Changes nothing.
+  // one op): the operation, the quorum rule (IgnoresQuorum of the current copy), the requester's
+  // ACLs. Changes nothing.
   absl::StatusOr<PreparedWrite> Prepare(const Requester& who,
                                         std::span<const WriteOp> ops,
                                         bool transaction,
@@ -117,13 +128,14 @@ class CibCore {
                                     const WriteOptions& options);
 
   // Installs a document that another node decided (a patchset applied, a full copy): saved,
-  // installed, listener told.
-  absl::Status Install(CibDocument doc, const ChangeInfo& info);
+  // installed, listener told. `info.digest`, when set, must be `doc`'s digest.
+  absl::Status Install(CibDocument doc, ChangeInfo info);
 
   VersionInfo GetVersion() const;
 
  private:
   CibDocument doc_;
+  std::string digest_;  // doc_'s
   CibStore* store_;
   Clock& clock_;
   std::string node_name_;

@@ -177,6 +177,28 @@ TEST_CASE("without quorum configuration writes need force; status writes do not"
   CHECK(core.Write(PrivilegedRequester(), One(BumpOp{}), false, force).ok());
 }
 
+TEST_CASE("no-quorum-policy=ignore in crm_config lets a partition without quorum write") {
+  FakeClock clock;
+  CibCore core(testing::SmallCib(), nullptr, clock, "node1");
+  CHECK_FALSE(IgnoresQuorum(core.document()));
+  // Set while quorate; another policy value keeps the rule.
+  const WriteOp stop = CreateOp{{.scope = "crm_config"},
+                                R"(<cluster_property_set id="nq"><nvpair id="nq-p" )"
+                                R"(name="no-quorum-policy" value="stop"/></cluster_property_set>)"};
+  REQUIRE(core.Write(PrivilegedRequester(), One(stop), false, {}).ok());
+  CHECK_FALSE(IgnoresQuorum(core.document()));
+  core.SetQuorum(false);
+  CHECK(absl::IsFailedPrecondition(
+      core.Write(PrivilegedRequester(), One(BumpOp{}), false, {}).status()));
+  core.SetQuorum(true);
+  const WriteOp ignore =
+      ModifyOp{{}, R"(<nvpair id="nq-p" name="no-quorum-policy" value="ignore"/>)"};
+  REQUIRE(core.Write(PrivilegedRequester(), One(ignore), false, {}).ok());
+  CHECK(IgnoresQuorum(core.document()));
+  core.SetQuorum(false);
+  CHECK(core.Write(PrivilegedRequester(), One(BumpOp{}), false, {}).ok());
+}
+
 TEST_CASE("ACLs filter queries and refuse writes") {
   FakeClock clock;
   CibCore core = AclCore(clock);

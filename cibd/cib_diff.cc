@@ -61,23 +61,178 @@ pugi::xml_node ChildAt(const pugi::xml_node& parent, int index, const pugi::xml_
   return {};
 }
 
-void CopyAttributes(pugi::xml_node to, const pugi::xml_node& from) {
+void CopyAttributes(pugi::xml_node to, const pugi::xml_node& from, std::string_view skip = {}) {
   while (to.first_attribute()) {
     to.remove_attribute(to.first_attribute());
   }
   for (pugi::xml_attribute a : from.attributes()) {
-    to.append_copy(a);
+    if (skip.empty() || a.name() != skip) {
+      to.append_copy(a);
+    }
   }
+}
+
+// MatchKey(a) == MatchKey(b), without building the keys.
+bool SameMatchKey(const pugi::xml_node& a, const pugi::xml_node& b) {
+  if (a.type() != b.type()) {
+    return false;
+  }
+  switch (a.type()) {
+    case pugi::node_element: {
+      if (std::strcmp(a.name(), b.name()) != 0) {
+        return false;
+      }
+      const pugi::xml_attribute x = a.attribute("id");
+      const pugi::xml_attribute y = b.attribute("id");
+      return x ? (y && std::strcmp(x.value(), y.value()) == 0) : !y;
+    }
+    case pugi::node_pcdata:
+    case pugi::node_cdata:
+    case pugi::node_comment:
+      return std::strcmp(a.value(), b.value()) == 0;
+    case pugi::node_null:
+    case pugi::node_document:
+    case pugi::node_pi:
+    case pugi::node_declaration:
+    case pugi::node_doctype:
+      break;
+  }
+  return true;
+}
+
+pugi::xml_node NextContent(pugi::xml_node n) {
+  while (n && !IsContentNode(n)) {
+    n = n.next_sibling();
+  }
+  return n;
+}
+
+// True when the content children of `a` and `b` pair one to one, in order.
+bool Aligned(const pugi::xml_node& a, const pugi::xml_node& b) {
+  pugi::xml_node x = NextContent(a.first_child());
+  pugi::xml_node y = NextContent(b.first_child());
+  for (; x && y; x = NextContent(x.next_sibling()), y = NextContent(y.next_sibling())) {
+    if (!SameMatchKey(x, y)) {
+      return false;
+    }
+  }
+  return !x && !y;
+}
+
+// Attributes equal but for `skip` (on either side).
+bool SameAttributesBut(const pugi::xml_node& a, const pugi::xml_node& b, std::string_view skip) {
+  if (skip.empty()) {
+    return SameAttributes(a, b);
+  }
+  pugi::xml_attribute x = a.first_attribute();
+  pugi::xml_attribute y = b.first_attribute();
+  while (true) {
+    while (x && x.name() == skip) {
+      x = x.next_attribute();
+    }
+    while (y && y.name() == skip) {
+      y = y.next_attribute();
+    }
+    if (!x || !y) {
+      return !x && !y;
+    }
+    if (std::strcmp(x.name(), y.name()) != 0 || std::strcmp(x.value(), y.value()) != 0) {
+      return false;
+    }
+    x = x.next_attribute();
+    y = y.next_attribute();
+  }
+}
+
+pugi::xml_node EmitChange(pugi::xml_node out, const char* operation, const std::string& path) {
+  pugi::xml_node change = out.append_child("change");
+  change.append_attribute("operation") = operation;
+  change.append_attribute("path") = path.c_str();
+  return change;
+}
+
+// A modify change: the attributes of `n` that `w` lacks or has with another value are set, those
+// only `w` has are unset; `skip` is left out on both sides.
+void EmitModifyChange(pugi::xml_node out,
+                      const pugi::xml_node& w,
+                      const pugi::xml_node& n,
+                      std::string_view skip) {
+  pugi::xml_node change = EmitChange(out, "modify", NodePath(w));
+  pugi::xml_node list = change.append_child("change-list");
+  for (pugi::xml_attribute a : n.attributes()) {
+    if (!skip.empty() && a.name() == skip) {
+      continue;
+    }
+    const pugi::xml_attribute old = w.attribute(a.name());
+    if (!old || std::strcmp(old.value(), a.value()) != 0) {
+      pugi::xml_node c = list.append_child("change-attr");
+      c.append_attribute("name") = a.name();
+      c.append_attribute("operation") = "set";
+      c.append_attribute("value") = a.value();
+    }
+  }
+  for (pugi::xml_attribute a : w.attributes()) {
+    if (!skip.empty() && a.name() == skip) {
+      continue;
+    }
+    if (!n.attribute(a.name())) {
+      pugi::xml_node c = list.append_child("change-attr");
+      c.append_attribute("name") = a.name();
+      c.append_attribute("operation") = "unset";
+    }
+  }
+  pugi::xml_node result = change.append_child("change-result").append_child(n.name());
+  CopyAttributes(result, n, skip);
+}
+
+// The changes from `w` to `n` when no element is created, deleted or moved anywhere below (the
+// children of every parent pair in order): attribute changes only, emitted from `w`'s own tree,
+// which is not changed, so no working copy is needed. False at the first parent whose children
+// do not pair (what was emitted so far must then be dropped).
+bool DiffAttributesOnly(const pugi::xml_node& w,
+                        const pugi::xml_node& n,
+                        pugi::xml_node out,
+                        std::string_view skip) {
+  if (!SameAttributesBut(w, n, skip)) {
+    EmitModifyChange(out, w, n, skip);
+  }
+  if (!Aligned(w, n)) {
+    return false;
+  }
+  pugi::xml_node x = NextContent(w.first_child());
+  pugi::xml_node y = NextContent(n.first_child());
+  for (; x && y; x = NextContent(x.next_sibling()), y = NextContent(y.next_sibling())) {
+    if (x.type() == pugi::node_element && !DiffAttributesOnly(x, y, out, {})) {
+      return false;
+    }
+  }
+  return true;
 }
 
 class Differ {
  public:
-  Differ(const CibDocument& from, pugi::xml_node out) : work_(from.Clone()), out_(out) {}
+  Differ(const CibDocument& from, pugi::xml_node out, std::string_view skip_root_attribute)
+      : work_(from.Clone()), out_(out), skip_(skip_root_attribute) {
+    if (!skip_.empty()) {
+      work_.Root().remove_attribute(std::string(skip_).c_str());
+    }
+  }
 
   void Sync(pugi::xml_node w, const pugi::xml_node& n) {
-    if (!SameAttributes(w, n)) {
-      EmitModify(w, n);
-      CopyAttributes(w, n);
+    const std::string_view skip = w == work_.Root() ? skip_ : std::string_view();
+    if (!SameAttributesBut(w, n, skip)) {
+      EmitModify(w, n, skip);
+      CopyAttributes(w, n, skip);
+    }
+    if (Aligned(w, n)) {
+      pugi::xml_node x = NextContent(w.first_child());
+      pugi::xml_node y = NextContent(n.first_child());
+      for (; x && y; x = NextContent(x.next_sibling()), y = NextContent(y.next_sibling())) {
+        if (x.type() == pugi::node_element) {
+          Sync(x, y);
+        }
+      }
+      return;
     }
     const auto pairs = MatchChildren(w, n);
     std::unordered_map<pugi::xml_node_struct*, bool> kept;
@@ -129,37 +284,15 @@ class Differ {
 
  private:
   pugi::xml_node Emit(const char* operation, const std::string& path) {
-    pugi::xml_node change = out_.append_child("change");
-    change.append_attribute("operation") = operation;
-    change.append_attribute("path") = path.c_str();
-    return change;
+    return EmitChange(out_, operation, path);
   }
-
-  void EmitModify(const pugi::xml_node& w, const pugi::xml_node& n) {
-    pugi::xml_node change = Emit("modify", NodePath(w));
-    pugi::xml_node list = change.append_child("change-list");
-    for (pugi::xml_attribute a : n.attributes()) {
-      const pugi::xml_attribute old = w.attribute(a.name());
-      if (!old || std::strcmp(old.value(), a.value()) != 0) {
-        pugi::xml_node c = list.append_child("change-attr");
-        c.append_attribute("name") = a.name();
-        c.append_attribute("operation") = "set";
-        c.append_attribute("value") = a.value();
-      }
-    }
-    for (pugi::xml_attribute a : w.attributes()) {
-      if (!n.attribute(a.name())) {
-        pugi::xml_node c = list.append_child("change-attr");
-        c.append_attribute("name") = a.name();
-        c.append_attribute("operation") = "unset";
-      }
-    }
-    pugi::xml_node result = change.append_child("change-result").append_child(n.name());
-    CopyAttributes(result, n);
+  void EmitModify(const pugi::xml_node& w, const pugi::xml_node& n, std::string_view skip) {
+    EmitModifyChange(out_, w, n, skip);
   }
 
   CibDocument work_;
   pugi::xml_node out_;
+  std::string_view skip_;
 };
 
 absl::StatusOr<int> PositionOf(const pugi::xml_node& change) {
@@ -320,16 +453,23 @@ std::vector<std::pair<pugi::xml_node, pugi::xml_node>> MatchChildren(const pugi:
   return out;
 }
 
-std::string Diff(const CibDocument& from, const CibDocument& to) {
+std::string Diff(const CibDocument& from, const CibDocument& to, const DiffOptions& options) {
   pugi::xml_document out;
   pugi::xml_node diff = out.append_child("diff");
   diff.append_attribute("format") = "2";
-  diff.append_attribute("digest") = to.Digest().c_str();
+  diff.append_attribute("digest") =
+      options.to_digest.empty() ? to.Digest().c_str() : std::string(options.to_digest).c_str();
   pugi::xml_node version = diff.append_child("version");
   WriteVersion(version.append_child("source"), from.Version());
   WriteVersion(version.append_child("target"), to.Version());
-  Differ differ(from, diff);
-  differ.Sync(differ.WorkRoot(), to.Root());
+  if (!DiffAttributesOnly(from.Root(), to.Root(), diff, options.skip_root_attribute)) {
+    // Elements were created, deleted or moved: on a working copy, which tracks their paths.
+    while (pugi::xml_node change = diff.child("change")) {
+      diff.remove_child(change);
+    }
+    Differ differ(from, diff, options.skip_root_attribute);
+    differ.Sync(differ.WorkRoot(), to.Root());
+  }
   return ToXml(diff, true);
 }
 
@@ -338,7 +478,7 @@ absl::StatusOr<std::pair<CibVersion, CibVersion>> PatchsetVersions(std::string_v
   return VersionsOf(parsed->document_element());
 }
 
-absl::StatusOr<CibDocument> ApplyPatchset(const CibDocument& doc, std::string_view patchset) {
+absl::StatusOr<AppliedPatchset> ApplyPatchsetInPlace(CibDocument& doc, std::string_view patchset) {
   HA_ASSIGN_OR_RETURN(auto parsed, ParseXml(patchset, PatchsetLimits()));
   const pugi::xml_node diff = parsed->document_element();
   HA_ASSIGN_OR_RETURN(const auto versions, VersionsOf(diff));
@@ -348,28 +488,39 @@ absl::StatusOr<CibDocument> ApplyPatchset(const CibDocument& doc, std::string_vi
                                            ", not ",
                                            ToString(doc.Version())));
   }
-  CibDocument result = doc.Clone();
   int index = 0;
   for (pugi::xml_node change : diff.children("change")) {
-    const absl::Status s = ApplyChange(result.Xml(), change);
+    const absl::Status s = ApplyChange(doc.Xml(), change);
     if (!s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("change ", index, ": ", s.message()));
     }
     ++index;
   }
-  if (std::strcmp(result.Root().name(), "cib") != 0) {
+  if (std::strcmp(doc.Root().name(), "cib") != 0) {
     return absl::InvalidArgumentError("the patchset's result is not a <cib>");
   }
-  if (TreeDepth(result.Root()) > ParseLimits{}.max_depth) {
+  if (TreeDepth(doc.Root()) > ParseLimits{}.max_depth) {
     return absl::InvalidArgumentError("the patchset's result is nested too deeply");
   }
-  if (result.Version() != versions.second) {
-    result.SetVersion(versions.second);
+  if (doc.Version() != versions.second) {
+    doc.SetVersion(versions.second);
   }
-  const char* digest = diff.attribute("digest").value();
-  if (digest[0] != '\0' && result.Digest() != digest) {
-    return absl::DataLossError(
-        absl::StrCat("the result's digest ", result.Digest(), " is not the patchset's ", digest));
+  AppliedPatchset applied;
+  applied.digest = doc.Digest();
+  applied.expected_digest = diff.attribute("digest").value();
+  applied.digest_matches =
+      applied.expected_digest.empty() || applied.expected_digest == applied.digest;
+  return applied;
+}
+
+absl::StatusOr<CibDocument> ApplyPatchset(const CibDocument& doc, std::string_view patchset) {
+  CibDocument result = doc.Clone();
+  HA_ASSIGN_OR_RETURN(const AppliedPatchset applied, ApplyPatchsetInPlace(result, patchset));
+  if (!applied.digest_matches) {
+    return absl::DataLossError(absl::StrCat("the result's digest ",
+                                            applied.digest,
+                                            " is not the patchset's ",
+                                            applied.expected_digest));
   }
   return result;
 }

@@ -34,13 +34,35 @@
 
 namespace ha::cib {
 
-// The patchset from `from` to `to` as XML (no change elements when they are equal).
-std::string Diff(const CibDocument& from, const CibDocument& to);
+struct DiffOptions {
+  // An attribute of `<cib>` left out on both sides, as if neither document had it (replication
+  // leaves out each node's own cib-last-written).
+  std::string_view skip_root_attribute;
+  // The digest of `to` when the caller knows it; else Diff computes it.
+  std::string_view to_digest;
+};
+
+// The patchset from `from` to `to` as XML (no change elements when they are equal). Children
+// that are paired in order (the common case) are compared without the general matching, so the
+// cost is one walk of both trees plus the changes.
+std::string Diff(const CibDocument& from, const CibDocument& to, const DiffOptions& options = {});
 
 // Applies a patchset to `doc` and returns the result; `doc` is not changed. ABORTED when the
 // patchset's source version is not `doc`'s version; INVALID_ARGUMENT for a malformed patchset or
 // one whose paths do not resolve; DATA_LOSS when the result's digest is not the patchset's.
 absl::StatusOr<CibDocument> ApplyPatchset(const CibDocument& doc, std::string_view patchset);
+
+// What ApplyPatchsetInPlace found.
+struct AppliedPatchset {
+  std::string digest;           // the result's digest (computed once)
+  bool digest_matches = true;   // false when the patchset carried a different one
+  std::string expected_digest;  // the patchset's digest ("" when it carried none)
+};
+
+// The same on `doc` itself (no copy). ABORTED (version) leaves `doc` as it was; INVALID_ARGUMENT
+// may leave it half changed: the caller must then drop it. A digest that differs is not an error
+// here: `doc` holds the result and digest_matches says so.
+absl::StatusOr<AppliedPatchset> ApplyPatchsetInPlace(CibDocument& doc, std::string_view patchset);
 
 // The source and target versions a patchset carries.
 absl::StatusOr<std::pair<CibVersion, CibVersion>> PatchsetVersions(std::string_view patchset);

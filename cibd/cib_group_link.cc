@@ -93,9 +93,9 @@ uint64_t ViewIdOf(const mv1::GroupChange& change) {
   Fnv f;
   f.Add(change.ring_id().rep_node_id());
   f.Add(change.ring_id().seq());
+  // Members only, not the joins and leaves: at a merge each side sees the other side join, so
+  // those differ between members while the ring id and the member list are the same.
   AddMembers(f, change.members());
-  AddMembers(f, change.joined());
-  AddMembers(f, change.left());
   return f.value();
 }
 

@@ -18,7 +18,8 @@ std::string FramePayload(const std::string& payload);
 absl::StatusOr<std::string> UnframePayload(const std::string& framed);
 
 // A GroupChange's identity, the same at every member that delivers it (a stable hash of its
-// ring id, members, joins and leaves), as CibReplica::OnViewChange wants it.
+// ring id and members; not of its joins and leaves, which differ between the sides of a merge),
+// as CibReplica::OnViewChange wants it.
 uint64_t ViewIdOf(const membership::v1::GroupChange& change);
 
 }  // namespace ha::cib

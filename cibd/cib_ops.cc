@@ -263,6 +263,28 @@ void SetIfGiven(pugi::xml_node cib, const char* name, const std::string& value) 
   a.set_value(value.c_str());
 }
 
+// SameTree(a, b) for two `<cib>` elements whose children `skip_a` and `skip_b` (at the same
+// rank) are known to be the same.
+bool SameBesides(const pugi::xml_node& a,
+                 const pugi::xml_node& b,
+                 const pugi::xml_node& skip_a,
+                 const pugi::xml_node& skip_b) {
+  if (std::strcmp(a.name(), b.name()) != 0 || !SameAttributes(a, b)) {
+    return false;
+  }
+  pugi::xml_node x = a.first_child();
+  pugi::xml_node y = b.first_child();
+  for (; x && y; x = x.next_sibling(), y = y.next_sibling()) {
+    if ((x == skip_a) != (y == skip_b)) {
+      return false;
+    }
+    if (x != skip_a && !SameTree(x, y)) {
+      return false;
+    }
+  }
+  return !x && !y;
+}
+
 // Validates `work` against `input` and gives it its version.
 absl::StatusOr<WriteResult> Finish(const CibDocument& input,
                                    CibDocument work,
@@ -279,7 +301,12 @@ absl::StatusOr<WriteResult> Finish(const CibDocument& input,
                                            " is older than the current ",
                                            ToString(old_version)));
   }
-  if (!effects.bump && input.SameContent(work)) {
+  // One walk of each tree: the configuration, then the rest only if that is the same.
+  const pugi::xml_node old_config = input.Root().child("configuration");
+  const pugi::xml_node new_config = work.Root().child("configuration");
+  const bool config_same = SameTree(old_config, new_config);
+  if (!effects.bump && config_same &&
+      SameBesides(input.Root(), work.Root(), old_config, new_config)) {
     return WriteResult{input.Clone(), false};
   }
   HA_RETURN_IF_ERROR(ValidateChange(input, work));
@@ -288,9 +315,7 @@ absl::StatusOr<WriteResult> Finish(const CibDocument& input,
       requested.epoch != old_version.epoch || requested.num_updates != old_version.num_updates;
   const bool keep_replacement_version = effects.whole_replace && requested > old_version;
   if (!explicit_counters && !keep_replacement_version) {
-    const pugi::xml_node old_config = input.Root().child("configuration");
-    const pugi::xml_node new_config = work.Root().child("configuration");
-    if (effects.bump || !SameTree(old_config, new_config)) {
+    if (effects.bump || !config_same) {
       ++version.epoch;
       version.num_updates = 0;
     } else {

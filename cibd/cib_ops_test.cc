@@ -1,6 +1,8 @@
 #include "cibd/cib_ops.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -390,6 +392,95 @@ TEST_CASE("every scheduler case validates") {
     const auto problems = FindProblems(*doc);
     CHECK(problems == std::vector<std::string>{});
   }
+}
+
+// Random edits of real CIBs: the incremental check refuses exactly what the whole-document
+// check refuses. Edits: an attribute set to a bad value, an element deleted, an element copied
+// next to itself (a duplicate id) or elsewhere, an id renamed.
+TEST_CASE("incremental validation agrees with the whole-document check") {
+  std::vector<std::string> files = testing::CaseFiles();
+  REQUIRE_FALSE(files.empty());
+  std::mt19937 rng(20261123);
+  int refused = 0;
+  int accepted = 0;
+  for (size_t f = 0; f < files.size(); f += std::max<size_t>(1, files.size() / 40)) {
+    auto doc = CibDocument::Parse(testing::ReadFile(files[f]));
+    REQUIRE(doc.ok());
+    if (doc->Root().select_nodes("/cib/configuration//*").empty()) {
+      continue;
+    }
+    for (int k = 0; k < 25; ++k) {
+      CibDocument after = doc->Clone();
+      std::vector<pugi::xml_node> mine;
+      for (pugi::xpath_node x : after.Root().select_nodes("/cib/configuration//*")) {
+        mine.push_back(x.node());
+      }
+      pugi::xml_node n = mine[rng() % mine.size()];
+      pugi::xml_node other = mine[rng() % mine.size()];
+      switch (rng() % 6) {
+        case 0:
+          for (const char* a : {"score", "interval", "value", "rsc", "then"}) {
+            if (n.attribute(a)) {
+              n.attribute(a).set_value("bogus");
+            }
+          }
+          break;
+        case 1:
+          n.parent().remove_child(n);
+          break;
+        case 2:
+          n.parent().insert_copy_after(n, n);
+          break;
+        case 3:
+          if (other.type() == pugi::node_element && other != n) {
+            other.append_copy(n);
+          }
+          break;
+        case 4:
+          if (n.attribute("id")) {
+            n.attribute("id").set_value("renamed-id");
+          }
+          break;
+        default:
+          if (n.attribute("id") && other.attribute("id") && other != n) {
+            n.attribute("id").set_value(other.attribute("id").value());
+          }
+          break;
+      }
+      const absl::Status fast = ValidateChange(*doc, after);
+      const absl::Status full = ValidateChangeFully(*doc, after);
+      INFO(files[f] << " edit " << k << ": incremental " << fast << ", full " << full);
+      CHECK(fast.ok() == full.ok());
+      (full.ok() ? accepted : refused) += 1;
+    }
+  }
+  CHECK(refused > 0);
+  CHECK(accepted > 0);
+}
+
+TEST_CASE("incremental validation: a problem an element already had moves with it") {
+  auto before = CibDocument::Parse(
+      R"(<cib epoch="1"><configuration><crm_config/><nodes/><resources>)"
+      R"(<primitive id="p" class="ocf" provider="pacemaker" type="Dummy"><operations>)"
+      R"(<op id="p-mon" name="monitor" interval="often"/></operations></primitive>)"
+      R"(</resources><constraints/></configuration><status/></cib>)");
+  REQUIRE(before.ok());
+  REQUIRE_FALSE(Validate(*before).ok());  // the bad interval is already there
+  CibDocument after = before->Clone();
+  pugi::xml_node resources = after.Section("resources");
+  pugi::xml_node group = resources.append_child("group");
+  group.append_attribute("id") = "g";
+  group.append_move(resources.child("primitive"));
+  CHECK(ValidateChangeFully(*before, after).ok());
+  CHECK(ValidateChange(*before, after).ok());
+  // A new element with the same problem is refused by both.
+  CibDocument worse = after.Clone();
+  worse.Section("resources").append_copy(before->Section("resources").child("primitive"));
+  worse.Section("resources").last_child().attribute("id") = "p2";
+  worse.Section("resources").last_child().child("operations").child("op").attribute("id") =
+      "p2-mon";
+  CHECK_FALSE(ValidateChangeFully(after, worse).ok());
+  CHECK_FALSE(ValidateChange(after, worse).ok());
 }
 
 TEST_CASE("value syntaxes") {

@@ -28,27 +28,13 @@ std::string Encode(const wire::ReplicaMessage& m) {
   return m.SerializeAsString();
 }
 
-// A patchset without its result digest (to apply it to a copy known to differ).
-std::string WithoutDigest(const std::string& diff_xml) {
-  absl::StatusOr<std::unique_ptr<pugi::xml_document>> doc = ParseXml(diff_xml);
-  if (!doc.ok()) {
-    return diff_xml;
-  }
-  (*doc)->document_element().remove_attribute("digest");
-  return ToXml((*doc)->document_element(), false);
-}
+constexpr char kLastWritten[] = "cib-last-written";
 
 std::string Name(const MemberId& m) {
   return absl::StrCat(m.node_id, ":", m.pid);
 }
 
 }  // namespace
-
-CibDocument WithoutLastWritten(const CibDocument& doc) {
-  CibDocument copy = doc.Clone();
-  copy.Root().remove_attribute("cib-last-written");
-  return copy;
-}
 
 CibReplica::CibReplica(CibCore& core, MemberId self) : core_(core), self_(self) {}
 
@@ -63,7 +49,7 @@ ReplicaEffects CibReplica::Submit(uint64_t request_id,
                                   const WriteOptions& options) {
   ReplicaEffects out;
   PendingWrite& write = pending_[request_id];
-  write = PendingWrite{who, std::move(ops), transaction, options, 0, false};
+  write = PendingWrite{who, std::move(ops), transaction, options};
   if (state_ == State::kSynced) {
     SendWrite(request_id, write, out);
   }
@@ -75,8 +61,8 @@ void CibReplica::SendWrite(uint64_t request_id, PendingWrite& write, ReplicaEffe
       core_.Prepare(write.who, write.ops, write.transaction, write.options);
   if (!prepared.ok() || !prepared->changed) {
     absl::StatusOr<WriteAnswer> answer =
-        prepared.ok() ? absl::StatusOr<WriteAnswer>(WriteAnswer{
-                            core_.document().Version(), core_.document().Digest(), false})
+        prepared.ok() ? absl::StatusOr<WriteAnswer>(
+                            WriteAnswer{core_.document().Version(), core_.digest(), false})
                       : absl::StatusOr<WriteAnswer>(prepared.status());
     out.push_back(Reply{request_id, std::move(answer)});
     pending_.erase(request_id);
@@ -87,8 +73,13 @@ void CibReplica::SendWrite(uint64_t request_id, PendingWrite& write, ReplicaEffe
   wire::ReplicaMessage m;
   wire::Patch* patch = m.mutable_patch();
   patch->set_request_id(request_id);
+  write.after_digest = prepared->after.Digest();
+  write.source_digest = core_.digest();
   patch->set_diff_xml(
-      Diff(WithoutLastWritten(core_.document()), WithoutLastWritten(prepared->after)));
+      Diff(core_.document(),
+           prepared->after,
+           DiffOptions{.skip_root_attribute = kLastWritten, .to_digest = write.after_digest}));
+  write.after = std::move(prepared->after);
   ToWire(core_.document().Version(), patch->mutable_source_version());
   patch->set_operation(prepared->info.operation);
   patch->set_origin(prepared->info.origin);
@@ -136,7 +127,7 @@ void CibReplica::StartSync(ReplicaEffects& out) {
   m.mutable_sync()->set_view_id(view_id_);
   m.mutable_sync()->set_round(round_);
   ToWire(core_.document().Version(), m.mutable_sync()->mutable_version());
-  m.mutable_sync()->set_digest(core_.document().Digest());
+  m.mutable_sync()->set_digest(core_.digest());
   out.push_back(Multicast{Encode(m)});
 }
 
@@ -205,8 +196,36 @@ void CibReplica::OnSync(const MemberId& sender, const wire::Sync& sync, ReplicaE
   for (const MemberId& m : members_) {
     differing += syncs_.at(m) != best ? 1 : 0;
   }
-  const std::pair<CibVersion, std::string> mine = {core_.document().Version(),
-                                                   core_.document().Digest()};
+  if (differing > 0) {
+    // Copies differed (a merge after a partition, a restarted node, a divergence): say at every
+    // member which copy the version rules kept and which ones it replaces.
+    std::string others;
+    for (const MemberId& m : members_) {
+      if (syncs_.at(m) != best) {
+        absl::StrAppend(&others,
+                        others.empty() ? "" : ",",
+                        Name(m),
+                        "@",
+                        ToString(syncs_.at(m).first),
+                        "/",
+                        syncs_.at(m).second.substr(0, 8));
+      }
+    }
+    Log(out,
+        LOG_NOTICE,
+        absl::StrCat("CIB copies differed in the group; kept the newest by version, then digest | "
+                     "kept=",
+                     ToString(best.first),
+                     "/",
+                     best.second.substr(0, 8),
+                     " from=",
+                     Name(source),
+                     " replaced=",
+                     others,
+                     " members=",
+                     members_.size()));
+  }
+  const std::pair<CibVersion, std::string> mine = {core_.document().Version(), core_.digest()};
   if (mine == best) {
     state_ = State::kSynced;
     if (source == self_ && differing > 0) {
@@ -219,7 +238,9 @@ void CibReplica::OnSync(const MemberId& sender, const wire::Sync& sync, ReplicaE
       wire::ReplicaMessage m;
       m.mutable_full_copy()->set_view_id(view_id_);
       m.mutable_full_copy()->set_round(round_);
-      m.mutable_full_copy()->set_cib_xml(WithoutLastWritten(core_.document()).Serialize(false));
+      m.mutable_full_copy()->set_cib_xml(
+          ToXml(core_.document().Root(),
+                XmlWriteOptions{.pretty = false, .skip_top_attribute = kLastWritten}));
       out.push_back(Multicast{Encode(m)});
     }
     SendWaiting(out);
@@ -275,30 +296,39 @@ void CibReplica::ApplyPatch(const MemberId& sender, const wire::Patch& patch, Re
     }
     return;
   }
-  absl::StatusOr<CibDocument> result =
-      ApplyPatchset(WithoutLastWritten(core_.document()), patch.diff_xml());
-  bool diverged = false;
-  if (absl::IsDataLoss(result.status())) {
-    // The result is not the origin's: apply it anyway, so that this copy has the same version
-    // as the others, and let a sync round decide between the copies.
-    result = ApplyPatchset(WithoutLastWritten(core_.document()), WithoutDigest(patch.diff_xml()));
-    diverged = true;
-  }
-  if (!result.ok()) {
-    Log(out,
-        LOG_WARNING,
-        absl::StrCat("A change from ",
-                     Name(sender),
-                     " does not apply to this node's copy; asking for a full copy | error=",
-                     result.status().ToString()));
-    if (pending != pending_.end()) {
-      pending->second.sent = false;
-    }
-    AskForCopy(out);
-    return;
-  }
   ChangeInfo info{
       patch.operation(), patch.origin(), patch.client(), patch.user(), patch.replaced()};
+  std::optional<CibDocument> result;
+  bool diverged = false;
+  if (pending != pending_.end() && static_cast<int>(patch.attempt()) == pending->second.attempts &&
+      pending->second.after.has_value() && pending->second.source_digest == core_.digest()) {
+    // This node's own patch, delivered to the copy it was made from: its result is at hand.
+    result = std::move(pending->second.after);
+    pending->second.after.reset();
+    info.digest = pending->second.after_digest;
+  } else {
+    // Applied in place on a copy without this node's cib-last-written, as the origin diffed.
+    result = core_.document().Clone();
+    result->Root().remove_attribute(kLastWritten);
+    absl::StatusOr<AppliedPatchset> applied = ApplyPatchsetInPlace(*result, patch.diff_xml());
+    if (!applied.ok()) {
+      Log(out,
+          LOG_WARNING,
+          absl::StrCat("A change from ",
+                       Name(sender),
+                       " does not apply to this node's copy; asking for a full copy | error=",
+                       applied.status().ToString()));
+      if (pending != pending_.end()) {
+        pending->second.sent = false;
+      }
+      AskForCopy(out);
+      return;
+    }
+    // A result that is not the origin's is installed anyway, so that this copy has the same
+    // version as the others, and a sync round decides between the copies.
+    diverged = !applied->digest_matches;
+    info.digest = applied->digest;
+  }
   if (absl::Status s = core_.Install(*std::move(result), info); !s.ok()) {
     Log(out, LOG_ERR, absl::StrCat("Could not install a change: ", s.ToString()));
     if (pending != pending_.end()) {
@@ -309,8 +339,8 @@ void CibReplica::ApplyPatch(const MemberId& sender, const wire::Patch& patch, Re
     return;
   }
   if (pending != pending_.end()) {
-    out.push_back(Reply{patch.request_id(),
-                        WriteAnswer{core_.document().Version(), core_.document().Digest(), true}});
+    out.push_back(
+        Reply{patch.request_id(), WriteAnswer{core_.document().Version(), core_.digest(), true}});
     pending_.erase(pending);
   }
   if (diverged) {

@@ -27,8 +27,16 @@
 //     member differs, and those install it, then replay the patches delivered after the round
 //     ended (those already in the copy are stale by version). Writes are not sent during a
 //     sync (they wait, and are sent once this node is synced); patches delivered during a sync
-//     are stale for everyone.
-//  4. Quorum is the core's (CibCore::SetQuorum): configuration writes without it need force.
+//     are stale for everyone. When copies differ (a partition merging, a node back with an
+//     older copy) every member logs which copy was kept and which ones it replaces ("CIB
+//     copies differed in the group; kept the newest ...").
+//  4. Quorum is the core's (CibCore::SetQuorum): configuration writes without it need force,
+//     unless the CIB sets no-quorum-policy=ignore (IgnoresQuorum): then both sides of a
+//     partition may write, and at the merge the rule of 3 keeps one side's copy whole (the
+//     other side's changes since the split are lost, and logged as replaced).
+//  5. The origin keeps the result it prepared for its last attempt, and installs it as it is
+//     when its patch is delivered to the copy it was made from (same digest); every other
+//     node applies the patch in place on a copy of its own and checks the digest.
 //
 // Deviations from Pacemaker's based, numbered:
 //  1. No master: any node applies writes by multicasting patchsets, and conflicts are settled
@@ -41,6 +49,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <variant>
@@ -112,6 +121,11 @@ class CibReplica {
     WriteOptions options;
     int attempts = 0;
     bool sent = false;  // a patch for it is in flight
+    // The last attempt's result, prepared on the copy with digest `source_digest`: installed
+    // as it is when its patch is delivered to that same copy (no patch applied, no digest).
+    std::optional<CibDocument> after;
+    std::string after_digest;
+    std::string source_digest;
   };
 
   void SendWrite(uint64_t request_id, PendingWrite& write, ReplicaEffects& out);
@@ -139,8 +153,5 @@ class CibReplica {
   std::deque<std::pair<MemberId, replication::v1::Patch>> buffered_;  // while kAwaitingCopy
   std::map<uint64_t, PendingWrite> pending_;                          // by request id
 };
-
-// The CIB as patchsets between nodes carry it: without cib-last-written (each node's own).
-CibDocument WithoutLastWritten(const CibDocument& doc);
 
 }  // namespace ha::cib

@@ -37,6 +37,7 @@ struct SimNode {
   bool alive = false;
   std::map<uint64_t, std::optional<absl::Status>> requests;  // answered or not
   std::map<uint64_t, std::string> created;                   // request -> id it creates
+  std::vector<std::string> logs;
 };
 
 class Bus {
@@ -91,6 +92,8 @@ class Bus {
         REQUIRE(n.requests.contains(r->request_id));
         REQUIRE_FALSE(n.requests[r->request_id].has_value());  // answered once
         n.requests[r->request_id] = r->answer.status();
+      } else if (const auto* l = std::get_if<ReplicaLog>(&e)) {
+        n.logs.push_back(l->text);
       }
     }
   }
@@ -319,6 +322,16 @@ TEST_CASE("replica: a node with a newer admin_epoch wins the sync") {
     CheckConverged(bus);
     CHECK(bus.node(1).core->document().Version().admin_epoch == v.admin_epoch);
     CHECK(bus.node(1).core->document().Root().select_node("//primitive[@id='admin-marker']"));
+    // The merge is logged at every member, naming the copy kept and the ones replaced.
+    for (SimNode* n : bus.Live()) {
+      bool logged = false;
+      for (const std::string& line : n->logs) {
+        logged = logged || (line.find("CIB copies differed in the group; kept the newest") !=
+                                std::string::npos &&
+                            line.find(absl::StrCat("kept=", ToString(v))) != std::string::npos);
+      }
+      CHECK(logged);
+    }
     RunWrites(bus, 10);
     bus.Drain();
     CheckConverged(bus);

@@ -42,7 +42,7 @@ TEST_CASE("payloads are framed, big ones compressed") {
                   .ok());
 }
 
-TEST_CASE("a group change's view id depends on its content only") {
+TEST_CASE("a group change's view id depends on its ring id and members only") {
   mv1::GroupChange a;
   a.set_group("cib");
   a.mutable_ring_id()->set_rep_node_id(1);
@@ -54,7 +54,11 @@ TEST_CASE("a group change's view id depends on its content only") {
   a.mutable_joined(0)->set_reason(mv1::REASON_JOIN);
   mv1::GroupChange b = a;
   CHECK(ViewIdOf(a) == ViewIdOf(b));
+  // The two sides of a merge see different joins: the same view.
   b.mutable_joined(0)->set_reason(mv1::REASON_NODEUP);
+  b.add_joined()->set_node_id(2);
+  CHECK(ViewIdOf(a) == ViewIdOf(b));
+  b.add_members()->set_node_id(2);
   CHECK(ViewIdOf(a) != ViewIdOf(b));
   b = a;
   b.mutable_ring_id()->set_seq(9);

@@ -176,9 +176,9 @@ absl::StatusOr<CibStore::Loaded> CibStore::Load() {
   return absl::DataLossError(absl::StrCat("no good CIB in ", dir_));
 }
 
-absl::Status CibStore::Save(const CibDocument& doc) {
+absl::Status CibStore::Save(const CibDocument& doc, std::string_view known_digest) {
   const std::string text = doc.Serialize(true);
-  const std::string digest = doc.Digest();
+  const std::string digest = known_digest.empty() ? doc.Digest() : std::string(known_digest);
   if (std::filesystem::exists(Path(kCurrent))) {
     if (!current_digest_) {
       auto current = ReadCurrent(BackupIndexes());

@@ -26,6 +26,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -49,7 +50,8 @@ class CibStore {
 
   // Makes `doc` the current CIB (see the top of this file). On error the previous CIB is still
   // the current one (or the new one, if only the backup pruning failed).
-  absl::Status Save(const CibDocument& doc);
+  // `digest`: doc.Digest() when the caller has it already (computed here when empty).
+  absl::Status Save(const CibDocument& doc, std::string_view digest = {});
 
   const std::string& dir() const { return dir_; }
 

@@ -177,7 +177,7 @@ void CibSubscriptions::Publish(const CibDocument& before,
     }
     if (!restricted) {
       p->set_diff_xml(*full_diff);
-      p->set_digest(after.Digest());
+      p->set_digest(info.digest.empty() ? after.Digest() : info.digest);
     }
     ToProto(before.Version(), p->mutable_source_version());
     ToProto(after.Version(), p->mutable_version());

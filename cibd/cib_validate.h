@@ -43,7 +43,18 @@ absl::Status Validate(const CibDocument& doc);
 // The check of a write: INVALID_ARGUMENT naming the first problem `after` has that `before` did
 // not have. Problems a CIB already had (e.g. one written by another tool) do not block writes
 // that leave them as they are.
+//
+// Incremental: the two configurations are walked side by side (children paired by tag and id,
+// as patchsets pair them), and only what differs is checked: the elements whose attributes
+// changed (against their own old problems), the added subtrees, an added id another element
+// has, references to a removed id; plus the cheap whole-document checks (version, top-level
+// structure, node_state ids). Its cost follows the size of the change, plus one pass over the
+// configuration when ids are added or removed.
 absl::Status ValidateChange(const CibDocument& before, const CibDocument& after);
+
+// The same from every problem of both documents (FindProblems twice): the reference the
+// incremental check is tested against.
+absl::Status ValidateChangeFully(const CibDocument& before, const CibDocument& after);
 
 // Value syntaxes, shared with the operations (score arithmetic) and tests.
 bool IsScore(std::string_view s);

@@ -307,8 +307,15 @@ absl::StatusOr<std::unique_ptr<pugi::xml_document>> ParseXml(std::string_view te
 namespace {
 
 void AppendEscaped(std::string& out, const char* s, bool attribute) {
-  for (; *s != '\0'; ++s) {
+  // Runs of characters that need no escape are appended whole.
+  const char* const special = attribute ? "&<>\"\r\t\n" : "&<>\r";
+  while (*s != '\0') {
+    const size_t run = std::strcspn(s, special);
+    out.append(s, run);
+    s += run;
     switch (*s) {
+      case '\0':
+        return;
       case '&':
         out += "&amp;";
         break;
@@ -319,22 +326,21 @@ void AppendEscaped(std::string& out, const char* s, bool attribute) {
         out += "&gt;";
         break;
       case '"':
-        out += attribute ? "&quot;" : "\"";
+        out += "&quot;";  // in attributes only
         break;
       case '\r':  // a parser would turn a raw CR into LF
         out += "&#13;";
         break;
-      case '\t':
-      case '\n':  // a parser would turn these into spaces inside an attribute
-        if (attribute) {
-          absl::StrAppend(&out, "&#", static_cast<int>(*s), ";");
-        } else {
-          out += *s;
-        }
+      case '\t':  // in attributes only: a parser would turn these into spaces
+        out += "&#9;";
+        break;
+      case '\n':
+        out += "&#10;";
         break;
       default:
         out += *s;
     }
+    ++s;
   }
 }
 
@@ -388,12 +394,15 @@ void Write(std::string& out,
     case pugi::node_doctype:
       return;
   }
-  absl::StrAppend(&out, "<", node.name());
+  out += '<';
+  out += node.name();
   for (pugi::xml_attribute a = node.first_attribute(); a; a = a.next_attribute()) {
     if (is_top && !options.skip_top_attribute.empty() && options.skip_top_attribute == a.name()) {
       continue;
     }
-    absl::StrAppend(&out, " ", a.name(), "=\"");
+    out += ' ';
+    out += a.name();
+    out += "=\"";
     AppendEscaped(out, a.value(), true);
     out += '"';
   }
@@ -416,7 +425,9 @@ void Write(std::string& out,
     Write(out, c, options, child_indent, false);  // depth is bounded by the parse limits
   }
   newline(child_indent < 0 ? -1 : indent);
-  absl::StrAppend(&out, "</", node.name(), ">");
+  out += "</";
+  out += node.name();
+  out += '>';
 }
 
 }  // namespace

@@ -14,7 +14,7 @@
 #include "cibd/cib_service.h"
 #include "cibd/cib_store.h"
 #include "common/daemon_runtime.h"
-#include "common/group_link.h"
+#include "common/group_channel.h"
 #include "common/logging.h"
 
 int main(int argc, char** argv) {
@@ -53,19 +53,18 @@ int main(int argc, char** argv) {
         *users));
     rt.AddService(service);
     // The link is adopted after the driver, so it (and its threads) goes first.
-    auto link_slot = std::make_shared<ha::GroupLink*>(nullptr);
+    auto link_slot = std::make_shared<ha::GroupChannel*>(nullptr);
     auto* replication = rt.Adopt(std::make_unique<ha::cib::CibReplication>(
         *core,
         [link_slot](uint64_t generation, std::string payload) {
           (*link_slot)->Multicast(generation, ha::cib::FramePayload(payload));
         },
         [&rt](const std::string& detail) { rt.SetState(ha::daemon::v1::SERVING, detail); }));
-    ha::GroupLink::Options link_options;
-    link_options.socket_path = ha::DaemonSocketPath(rt.config(), "membershipd");
+    ha::GroupChannel::Options link_options;
     link_options.group = "cib";
     link_options.client_name = "cibd";
     link_options.log_subsystem = "cib";
-    ha::GroupLink::Handlers handlers;
+    ha::GroupChannel::Handlers handlers;
     handlers.joined = [replication](uint64_t g, uint32_t node_id, uint32_t pid) {
       replication->OnJoined(g, ha::cib::MemberId{node_id, pid});
     };
@@ -91,7 +90,7 @@ int main(int argc, char** argv) {
     handlers.lost = [replication](uint64_t g, std::string why) { replication->OnLost(g, why); };
     handlers.quorum = [replication](bool quorate) { replication->OnQuorum(quorate); };
     auto* link =
-        rt.Adopt(std::make_unique<ha::GroupLink>(rt.loop(), link_options, std::move(handlers)));
+        rt.Adopt(ha::MakeGroupChannel(rt.config(), rt.loop(), link_options, std::move(handlers)));
     *link_slot = link;
     service->SetWritePath([replication](const ha::cib::Requester& who,
                                         std::vector<ha::cib::WriteOp> ops,

@@ -1,7 +1,7 @@
-// A daemon's link to the local membershipd (proto/membership.proto): one ProcessGroups session in
-// one group, and optionally the Quorum service's WatchQuorum stream. Only gRPC plumbing, shared by
-// cibd (group "cib") and stonithd (group "stonithd"): what the group delivers is handed to the
-// loop as is, what the loop multicasts is sent in agreed order.
+// The membershipd provider of GroupChannel (common/group_channel.h): a daemon's link to the local
+// membershipd (proto/membership.proto): one ProcessGroups session in one group, and optionally the
+// Quorum service's WatchQuorum stream. Only gRPC plumbing: what the group delivers is handed to
+// the loop as is, what the loop multicasts is sent in agreed order.
 //
 // membershipd need not be up: the link subscribes and joins with a back-off (min_backoff doubling
 // to max_backoff) and starts over whenever the session's stream ends (membershipd stopped or
@@ -24,42 +24,22 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/event_loop.h"
+#include "common/group_channel.h"
 #include "proto/membership.grpc.pb.h"
 
 namespace ha {
 
-class GroupLink {
+class GroupLink final : public GroupChannel {
  public:
-  struct Options {
-    std::string socket_path;  // <run_dir>/membershipd.sock
-    std::string group;
-    std::string client_name;
-    std::string log_subsystem = "main";
-    absl::Duration min_backoff = absl::Milliseconds(100);
-    absl::Duration max_backoff = absl::Seconds(2);
-  };
-  // Each runs on the loop.
-  struct Handlers {
-    // A session joined the group as (node_id, pid).
-    std::function<void(uint64_t generation, uint32_t node_id, uint32_t pid)> joined;
-    std::function<void(uint64_t generation, const membership::v1::GroupChange& change)> change;
-    std::function<void(
-        uint64_t generation, uint32_t sender_node_id, uint32_t sender_pid, std::string payload)>
-        message;
-    // The session ended (before or after joining).
-    std::function<void(uint64_t generation, std::string why)> lost;
-    // Optional: quorum as membershipd reports it (false while it cannot be reached; true when
-    // quorum is not configured).
-    std::function<void(bool quorate)> quorum;
-  };
+  using Options = GroupChannel::Options;
+  using Handlers = GroupChannel::Handlers;
 
   GroupLink(EventLoop& loop, Options options, Handlers handlers);
-  ~GroupLink();
+  ~GroupLink() override;
 
-  void Start();
-  void Stop();
-  // Queues `payload` for the session `generation`. Thread-safe.
-  void Multicast(uint64_t generation, std::string payload);
+  void Start() override;
+  void Stop() override;
+  void Multicast(uint64_t generation, std::string payload) override;
 
  private:
   void SessionThread();

@@ -826,6 +826,16 @@ class Builder {
     const std::vector<KeySpec> keys = {
         StrKey("state_dir", &y.state_dir, /*allow_empty=*/false),
         StrKey("run_dir", &y.run_dir, /*allow_empty=*/false),
+        {"membership_provider",
+         [&](const ConfEntry& e) -> absl::Status {
+           if (e.value == "membershipd")
+             y.membership_provider = MembershipProvider::kMembershipd;
+           else if (e.value == "corosync")
+             y.membership_provider = MembershipProvider::kCorosync;
+           else
+             return BadValue(e, "expected membershipd or corosync");
+           return absl::OkStatus();
+         }},
         BoolKey("sched_rr", &y.sched_rr),
         {"priority",
          [&](const ConfEntry& e) -> absl::Status {

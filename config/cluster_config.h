@@ -121,12 +121,19 @@ struct LoggingConfig {
   std::vector<LoggerSubsysConfig> subsystems;
 };
 
+// Ours: what carries the daemons' process groups and quorum (common/group_channel.h).
+enum class MembershipProvider {
+  kMembershipd,  // our membershipd (default)
+  kCorosync,     // a running Corosync 3, through libcpg and libquorum; membershipd is not started
+};
+
 struct SystemConfig {
   std::string state_dir = "/var/lib/corosync";
   std::string run_dir = "/run/hacluster";  // ours: the daemons' Unix sockets
   bool sched_rr = true;
   std::string priority = "max";
   bool move_to_root_cgroup = true;  // yes | no | auto (read as yes)
+  MembershipProvider membership_provider = MembershipProvider::kMembershipd;  // ours
 };
 
 // Who may call the daemons' local APIs besides root (corosync's `uidgid` sections).

@@ -133,6 +133,7 @@ TEST_CASE("defaults are corosync 3's", "[config]") {
   CHECK(c.system.sched_rr);
   CHECK(c.system.priority == "max");
   CHECK(c.system.move_to_root_cgroup);
+  CHECK(c.system.membership_provider == MembershipProvider::kMembershipd);
   CHECK(c.uidgid.users.empty());
   CHECK(c.uidgid.groups.empty());
 
@@ -463,6 +464,11 @@ TEST_CASE("values are checked by type", "[config]") {
         "t.conf:8:12: bad value '20' for 'priority': must be from -20 to 19");
   CHECK(ErrorOf(std::string(kOneNode) + "system {\n priority: high\n}\n") ==
         "t.conf:8:12: bad value 'high' for 'priority': expected max, min or a nice value");
+  CHECK(ErrorOf(std::string(kOneNode) + "system {\n membership_provider: heartbeat\n}\n") ==
+        "t.conf:8:23: bad value 'heartbeat' for 'membership_provider': expected membershipd or "
+        "corosync");
+  CHECK(MustParse(std::string(kOneNode) + "system {\n membership_provider: corosync\n}\n")
+            .config.system.membership_provider == MembershipProvider::kCorosync);
   CHECK(ErrorOf(std::string(kOneNode) + "supervisor {\n respawn_backoff_max: 100\n}\n") ==
         "t.conf:8:23: respawn_backoff_max (100 ms) is less than respawn_backoff_initial "
         "(200 ms)");

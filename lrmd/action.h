@@ -34,10 +34,12 @@ enum class ExecStatus {
   kNotSupported,  // the agent does not support this action
   kError,         // could not be run (fork/exec failed, bad request)
   kNotInstalled,  // the agent does not exist or is not executable
+  kNotConnected,  // a service the action needs is unreachable (stonith: stonithd)
 };
 
-// Resource classes, as Pacemaker names them.
-enum class AgentClass { kOcf, kLsb, kSystemd, kService };
+// Resource classes, as Pacemaker names them. kStonith is a fence device: its start, stop and
+// monitor go to stonithd (see lrmd/stonith_actions.h).
+enum class AgentClass { kOcf, kLsb, kSystemd, kService, kStonith };
 
 struct ResourceSpec {
   std::string id;  // the resource's id in the CIB

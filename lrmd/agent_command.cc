@@ -1,8 +1,13 @@
 #include "lrmd/agent_command.h"
 
+#include <fcntl.h>
+#include <pwd.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -13,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 #include "lrmd/agent_metadata.h"
+#include "lrmd/stonith_actions.h"
 
 namespace ha::lrmd {
 namespace {
@@ -114,22 +120,55 @@ absl::StatusOr<AgentCommand> BuildOcf(const ActionRequest& request, const AgentP
   cmd.path = absl::StrCat(paths.ocf_root, "/resource.d/", rsc.provider, "/", rsc.type);
   cmd.argv = {cmd.path, request.action};
   cmd.env = MergeEnv(paths.base_env, vars);
+  if (request.action == "meta-data")
+    cmd.run_as = paths.unprivileged;
   return cmd;
 }
 
-AgentCommand Synthesized(const ActionRequest& request, AgentClass agent_class) {
+AgentCommand Synthesized(const ActionRequest& request,
+                         AgentClass agent_class,
+                         const LsbInitInfo& init_info = {}) {
   AgentCommand cmd;
   cmd.agent_class = agent_class;
   cmd.action = request.action;
   cmd.synthesized_metadata = true;
-  cmd.synthesized_output = SynthesizedMetadataXml(agent_class, request.resource.type);
+  cmd.synthesized_output = SynthesizedMetadataXml(agent_class, request.resource.type, init_info);
   return cmd;
+}
+
+// The start of an init script, for its INIT INFO block. NotFound when it cannot be read.
+absl::StatusOr<std::string> ReadScriptHead(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    return absl::NotFoundError(absl::StrCat(path, ": ", strerror(errno)));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return absl::NotFoundError(absl::StrCat(path, ": not a file"));
+  }
+  std::string text(kMaxInitScriptHeaderBytes, '\0');
+  size_t used = 0;
+  while (used < text.size()) {
+    ssize_t n = read(fd, text.data() + used, text.size() - used);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    used += static_cast<size_t>(n);
+  }
+  close(fd);
+  text.resize(used);
+  return text;
 }
 
 absl::StatusOr<AgentCommand> BuildLsb(const ActionRequest& request, const AgentPaths& paths) {
   HA_RETURN_IF_ERROR(CheckName("type", request.resource.type));
   if (request.action == "meta-data") {
-    return Synthesized(request, AgentClass::kLsb);
+    // Made up, as Pacemaker does, from the script's INIT INFO block: the script must exist.
+    HA_ASSIGN_OR_RETURN(std::string head,
+                        ReadScriptHead(absl::StrCat(paths.init_dir, "/", request.resource.type)));
+    return Synthesized(request, AgentClass::kLsb, ParseLsbInitInfo(head));
   }
   AgentCommand cmd;
   cmd.agent_class = AgentClass::kLsb;
@@ -164,6 +203,32 @@ absl::StatusOr<AgentCommand> BuildSystemd(const ActionRequest& request, const Ag
 }
 
 }  // namespace
+
+absl::StatusOr<RunAs> LookupUser(const std::string& name) {
+  long size = sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buffer(size > 0 ? static_cast<size_t>(size) : 16384);
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  int err;
+  while ((err = getpwnam_r(name.c_str(), &pw, buffer.data(), buffer.size(), &found)) == ERANGE)
+    buffer.resize(buffer.size() * 2);
+  if (err != 0)
+    return absl::UnavailableError(absl::StrCat("looking up user ", name, ": ", strerror(err)));
+  if (found == nullptr)
+    return absl::NotFoundError(absl::StrCat("no user ", name));
+  return RunAs{found->pw_uid, found->pw_gid, name};
+}
+
+absl::StatusOr<RunAs> ResolveClusterUser(const std::string& configured) {
+  if (!configured.empty())
+    return LookupUser(configured);
+  for (const char* name : {"hacluster", "nobody"}) {
+    absl::StatusOr<RunAs> user = LookupUser(name);
+    if (user.ok() || !absl::IsNotFound(user.status()))
+      return user;
+  }
+  return absl::NotFoundError("neither user hacluster nor user nobody exists");
+}
 
 bool SystemdIsRunning() {
   struct stat st;
@@ -205,6 +270,8 @@ absl::StatusOr<AgentCommand> BuildAgentCommand(const ActionRequest& request,
         return BuildSystemd(request, paths);
       }
       return BuildLsb(request, paths);
+    case AgentClass::kStonith:
+      return BuildStonithAgentCommand(request, paths);
   }
   return absl::InvalidArgumentError("unknown agent class");
 }
@@ -218,6 +285,10 @@ OcfExitCode MapExitCode(AgentClass agent_class, const std::string& action, int r
       case 2:  // dead, but a lock file exists
       case 3:  // not running
         return OcfExitCode::kNotRunning;
+      case 150:  // not installed (Pacemaker's code in the range LSB leaves to applications)
+        return OcfExitCode::kErrInstalled;
+      case 151:  // insufficient privileges (Pacemaker's, likewise)
+        return OcfExitCode::kErrPerm;
       default:  // 4: status unknown, and anything else
         return OcfExitCode::kErrGeneric;
     }
@@ -228,6 +299,8 @@ OcfExitCode MapExitCode(AgentClass agent_class, const std::string& action, int r
         return static_cast<OcfExitCode>(raw);
       }
       return OcfExitCode::kErrGeneric;
+    case AgentClass::kStonith:
+      return raw == 0 ? OcfExitCode::kOk : OcfExitCode::kErrGeneric;
     case AgentClass::kSystemd:
       if (action == "monitor") {
         return raw == 0 ? OcfExitCode::kOk : OcfExitCode::kNotRunning;
@@ -235,17 +308,19 @@ OcfExitCode MapExitCode(AgentClass agent_class, const std::string& action, int r
       if (action == "status") {
         return lsb_status(raw);
       }
+      if (raw == 5)  // systemctl start/stop: "Unit ... not found" (or not loaded)
+        return OcfExitCode::kErrInstalled;
       return raw == 0 ? OcfExitCode::kOk : OcfExitCode::kErrGeneric;
     case AgentClass::kLsb:
     case AgentClass::kService:
       if (IsStatusAction(action)) {
         return lsb_status(raw);
       }
-      if (raw >= 0 && raw <= static_cast<int>(OcfExitCode::kErrConfigured)) {
-        return static_cast<OcfExitCode>(raw);
-      }
       if (raw == 7 && action == "stop") {
         return OcfExitCode::kOk;
+      }
+      if (raw >= 0 && raw <= static_cast<int>(OcfExitCode::kNotRunning)) {
+        return static_cast<OcfExitCode>(raw);
       }
       return OcfExitCode::kErrGeneric;
   }

@@ -133,11 +133,17 @@ TEST_CASE("LSB: init script, monitor runs status, meta-data is synthesized", "[a
   REQUIRE(cmd.ok());
   CHECK(cmd->argv == std::vector<std::string>{"/init.d/nginx", "start"});
 
+  // meta-data is made up from the script's INIT INFO block; a script that is not there has none.
   req.action = "meta-data";
-  cmd = BuildAgentCommand(req, TestPaths());
+  CHECK(BuildAgentCommand(req, TestPaths()).status().code() == absl::StatusCode::kNotFound);
+  AgentPaths testdata = TestPaths();
+  testdata.init_dir = HA_LRMD_TESTDATA_DIR "/init.d";
+  req.resource.type = "ha-lsbtest";
+  cmd = BuildAgentCommand(req, testdata);
   REQUIRE(cmd.ok());
   CHECK(cmd->synthesized_metadata);
-  CHECK(cmd->synthesized_output.find("<resource-agent") != std::string::npos);
+  CHECK(cmd->synthesized_output.find("<resource-agent name=\"ha-lsbtest\"") != std::string::npos);
+  CHECK(cmd->synthesized_output.find("lrmd's LSB test service") != std::string::npos);
 
   req.resource.type = "../../bin/sh";
   CHECK(BuildAgentCommand(req, TestPaths()).status().code() == absl::StatusCode::kInvalidArgument);
@@ -208,12 +214,16 @@ TEST_CASE("MapExitCode: LSB codes", "[agent_command]") {
     CHECK(MapExitCode(AgentClass::kLsb, action, 2) == OcfExitCode::kNotRunning);
     CHECK(MapExitCode(AgentClass::kLsb, action, 3) == OcfExitCode::kNotRunning);
     CHECK(MapExitCode(AgentClass::kLsb, action, 4) == OcfExitCode::kErrGeneric);
-    CHECK(MapExitCode(AgentClass::kLsb, action, 150) == OcfExitCode::kErrGeneric);
+    CHECK(MapExitCode(AgentClass::kLsb, action, 150) == OcfExitCode::kErrInstalled);
+    CHECK(MapExitCode(AgentClass::kLsb, action, 151) == OcfExitCode::kErrPerm);
+    CHECK(MapExitCode(AgentClass::kLsb, action, 152) == OcfExitCode::kErrGeneric);
+    CHECK(MapExitCode(AgentClass::kLsb, action, 7) == OcfExitCode::kErrGeneric);
   }
   CHECK(MapExitCode(AgentClass::kLsb, "start", 0) == OcfExitCode::kOk);
   CHECK(MapExitCode(AgentClass::kLsb, "start", 1) == OcfExitCode::kErrGeneric);
   CHECK(MapExitCode(AgentClass::kLsb, "start", 5) == OcfExitCode::kErrInstalled);
-  CHECK(MapExitCode(AgentClass::kLsb, "start", 7) == OcfExitCode::kErrGeneric);
+  CHECK(MapExitCode(AgentClass::kLsb, "start", 7) == OcfExitCode::kNotRunning);  // as Pacemaker
+  CHECK(MapExitCode(AgentClass::kLsb, "start", 150) == OcfExitCode::kErrGeneric);
   CHECK(MapExitCode(AgentClass::kLsb, "start", 99) == OcfExitCode::kErrGeneric);
   CHECK(MapExitCode(AgentClass::kLsb, "stop", 0) == OcfExitCode::kOk);
   CHECK(MapExitCode(AgentClass::kLsb, "stop", 7) == OcfExitCode::kOk);  // already stopped
@@ -227,7 +237,9 @@ TEST_CASE("MapExitCode: systemd", "[agent_command]") {
   CHECK(MapExitCode(AgentClass::kSystemd, "status", 3) == OcfExitCode::kNotRunning);
   CHECK(MapExitCode(AgentClass::kSystemd, "start", 0) == OcfExitCode::kOk);
   CHECK(MapExitCode(AgentClass::kSystemd, "start", 1) == OcfExitCode::kErrGeneric);
-  CHECK(MapExitCode(AgentClass::kSystemd, "stop", 5) == OcfExitCode::kErrGeneric);
+  CHECK(MapExitCode(AgentClass::kSystemd, "stop", 1) == OcfExitCode::kErrGeneric);
+  CHECK(MapExitCode(AgentClass::kSystemd, "start", 5) == OcfExitCode::kErrInstalled);
+  CHECK(MapExitCode(AgentClass::kSystemd, "stop", 5) == OcfExitCode::kErrInstalled);
 }
 
 TEST_CASE("ParseExitReason: last line, trimmed, bounded", "[agent_command]") {
@@ -246,6 +258,31 @@ TEST_CASE("ParseExitReason: last line, trimmed, bounded", "[agent_command]") {
   std::string text = "ocf-exitreason:" + std::string(kMaxExitReasonBytes - 1, 'a') + "\xc3\xa9xyz";
   std::string cut = ParseExitReason(text);
   CHECK(cut == std::string(kMaxExitReasonBytes - 1, 'a'));
+}
+
+TEST_CASE("Only meta-data runs as the unprivileged user", "[agent_command]") {
+  AgentPaths paths = TestPaths();
+  paths.unprivileged = RunAs{102, 105, "hacluster"};
+  for (const char* action :
+       {"start", "stop", "monitor", "promote", "demote", "notify", "reload", "validate-all"}) {
+    INFO(action);
+    absl::StatusOr<AgentCommand> cmd = BuildAgentCommand(Ocf(action), paths);
+    REQUIRE(cmd.ok());
+    CHECK_FALSE(cmd->run_as.has_value());
+  }
+  absl::StatusOr<AgentCommand> metadata = BuildAgentCommand(Ocf("meta-data"), paths);
+  REQUIRE(metadata.ok());
+  REQUIRE(metadata->run_as.has_value());
+  CHECK(metadata->run_as->uid == 102);
+  CHECK(metadata->run_as->gid == 105);
+  // Without an unprivileged user, meta-data runs as lrmd's user too.
+  metadata = BuildAgentCommand(Ocf("meta-data"), TestPaths());
+  REQUIRE(metadata.ok());
+  CHECK_FALSE(metadata->run_as.has_value());
+  // LSB and systemd actions run as lrmd's user (their meta-data runs nothing).
+  ActionRequest lsb = Ocf("status");
+  lsb.resource.agent_class = AgentClass::kLsb;
+  CHECK_FALSE(BuildAgentCommand(lsb, paths)->run_as.has_value());
 }
 
 }  // namespace

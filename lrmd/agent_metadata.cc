@@ -4,8 +4,11 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 
 namespace ha::lrmd {
@@ -182,10 +185,54 @@ std::vector<std::string> MissingRequiredParams(const AgentMetadata& metadata,
   return missing;
 }
 
-std::string SynthesizedMetadataXml(AgentClass agent_class, const std::string& type) {
+LsbInitInfo ParseLsbInitInfo(absl::string_view script_text) {
+  LsbInitInfo info;
+  script_text = script_text.substr(0, kMaxInitScriptHeaderBytes);
+  bool inside = false;
+  std::string last_key;  // the keyword the previous line set, for Description's continuation
+  for (absl::string_view line : absl::StrSplit(script_text, '\n')) {
+    line = absl::StripTrailingAsciiWhitespace(line);
+    if (!inside) {
+      inside = line == "### BEGIN INIT INFO";
+      continue;
+    }
+    if (line == "### END INIT INFO")
+      break;
+    if (!absl::ConsumePrefix(&line, "#"))
+      break;  // not a comment: the block is malformed, keep what was read
+    if (last_key == "Description" &&
+        (absl::StartsWith(line, "\t") || absl::StartsWith(line, "  "))) {
+      absl::string_view more = absl::StripAsciiWhitespace(line);
+      if (!more.empty())
+        absl::StrAppend(&info[last_key], info[last_key].empty() ? "" : " ", more);
+      continue;
+    }
+    last_key.clear();
+    line = absl::StripLeadingAsciiWhitespace(line);
+    size_t colon = line.find(':');
+    if (colon == absl::string_view::npos || colon == 0)
+      continue;
+    absl::string_view key = line.substr(0, colon);
+    if (absl::StrContains(key, ' ') || absl::StrContains(key, '\t'))
+      continue;
+    last_key = std::string(key);
+    info[last_key] = std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  }
+  if (!inside)
+    info.clear();
+  return info;
+}
+
+std::string SynthesizedMetadataXml(AgentClass agent_class,
+                                   const std::string& type,
+                                   const LsbInitInfo& init_info) {
   const bool systemd = agent_class == AgentClass::kSystemd;
   const char* timeout = systemd ? "100s" : "15s";
   const char* monitor_interval = systemd ? "60s" : "15s";
+  auto lookup = [&init_info](const char* key) -> std::string {
+    auto it = init_info.find(key);
+    return it == init_info.end() ? std::string() : it->second;
+  };
 
   pugi::xml_document doc;
   pugi::xml_node root = doc.append_child("resource-agent");
@@ -194,12 +241,18 @@ std::string SynthesizedMetadataXml(AgentClass agent_class, const std::string& ty
   root.append_child("version").text() = "1.1";
   std::string what = systemd ? absl::StrCat("systemd unit file for ", type)
                              : absl::StrCat("LSB init script for ", type);
+  std::string short_what = systemd ? "" : lookup("Short-Description");
+  std::string long_what = systemd ? "" : lookup("Description");
+  if (short_what.empty())
+    short_what = what;
+  if (long_what.empty())
+    long_what = short_what;
   pugi::xml_node longdesc = root.append_child("longdesc");
   longdesc.append_attribute("lang") = "en";
-  longdesc.text() = what.c_str();
+  longdesc.text() = long_what.c_str();
   pugi::xml_node shortdesc = root.append_child("shortdesc");
   shortdesc.append_attribute("lang") = "en";
-  shortdesc.text() = what.c_str();
+  shortdesc.text() = short_what.c_str();
   root.append_child("parameters");
   pugi::xml_node actions = root.append_child("actions");
   auto add = [&](const char* name, const char* action_timeout, const char* interval) {
@@ -215,6 +268,20 @@ std::string SynthesizedMetadataXml(AgentClass agent_class, const std::string& ty
   add("status", timeout, nullptr);
   add("monitor", timeout, monitor_interval);
   add("meta-data", "5s", nullptr);
+  if (!systemd && !init_info.empty()) {
+    // The script's other keywords, under their own names where they are valid element names.
+    pugi::xml_node special = root.append_child("special");
+    special.append_attribute("tag") = "LSB";
+    for (const auto& [key, value] : init_info) {
+      if (key == "Short-Description" || key == "Description")
+        continue;
+      bool name_ok = absl::ascii_isalpha(static_cast<unsigned char>(key[0]));
+      for (char c : key)
+        name_ok &= absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      if (name_ok)
+        special.append_child(key.c_str()).text() = value.c_str();
+    }
+  }
   std::ostringstream out;
   doc.save(out, "  ");
   return out.str();

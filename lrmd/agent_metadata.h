@@ -58,9 +58,22 @@ absl::StatusOr<absl::Duration> ParseOcfDuration(absl::string_view text);
 std::vector<std::string> MissingRequiredParams(const AgentMetadata& metadata,
                                                const std::map<std::string, std::string>& params);
 
+// The keywords of an LSB init script's comment block between "### BEGIN INIT INFO" and
+// "### END INIT INFO" (LSB Core 20.6, "Comment Conventions for Init Scripts"): "# Keyword: value"
+// lines; a Description goes on over the following lines that start with "#" and a tab or at least
+// two spaces (joined with single spaces). Keys as written (Provides, Short-Description, ...);
+// empty when the script has no such block. Only the first `max_bytes` of the script are read.
+using LsbInitInfo = std::map<std::string, std::string>;
+LsbInitInfo ParseLsbInitInfo(absl::string_view script_text);
+inline constexpr size_t kMaxInitScriptHeaderBytes = 64 * 1024;
+
 // Meta-data for an LSB init script or a systemd unit named `type`: no parameters, actions start,
 // stop, monitor (with a default interval), status and meta-data, with Pacemaker's defaults
-// (LSB 15 s, systemd 100 s). Well-formed XML whatever `type` holds.
-std::string SynthesizedMetadataXml(AgentClass agent_class, const std::string& type);
+// (LSB 15 s, systemd 100 s). For LSB, `init_info` gives the descriptions (Short-Description,
+// Description) and a <special tag="LSB"> element with the script's other keywords, as Pacemaker
+// shows them. Well-formed XML whatever `type` and `init_info` hold.
+std::string SynthesizedMetadataXml(AgentClass agent_class,
+                                   const std::string& type,
+                                   const LsbInitInfo& init_info = {});
 
 }  // namespace ha::lrmd

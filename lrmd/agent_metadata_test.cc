@@ -146,5 +146,53 @@ TEST_CASE("Synthesized metadata for LSB and systemd parses", "[metadata]") {
   }
 }
 
+TEST_CASE("ParseLsbInitInfo: the INIT INFO block of an init script", "[metadata]") {
+  const std::string script =
+      "#!/bin/sh\n"
+      "# Provides: not-in-the-block\n"
+      "### BEGIN INIT INFO\n"
+      "# Provides:          web\n"
+      "# Required-Start:    $local_fs $network\n"
+      "# Short-Description: a web server  \n"
+      "# Description:       Serves pages,\n"
+      "#                    over HTTP\n"
+      "#\tand HTTPS.\n"
+      "# Default-Start:     2 3 4 5\n"
+      "#   indented, but not after a Description: ignored\n"
+      "### END INIT INFO\n"
+      "# Description: after the block\n";
+  LsbInitInfo info = ParseLsbInitInfo(script);
+  CHECK(info == LsbInitInfo{{"Provides", "web"},
+                            {"Required-Start", "$local_fs $network"},
+                            {"Short-Description", "a web server"},
+                            {"Description", "Serves pages, over HTTP and HTTPS."},
+                            {"Default-Start", "2 3 4 5"}});
+  CHECK(ParseLsbInitInfo("#!/bin/sh\n# Provides: x\n").empty());
+  CHECK(ParseLsbInitInfo("").empty());
+  // A block cut short by a line that is not a comment keeps what came before it.
+  CHECK(ParseLsbInitInfo("### BEGIN INIT INFO\n# Provides: a\necho\n# Short-Description: b\n") ==
+        LsbInitInfo{{"Provides", "a"}});
+}
+
+TEST_CASE("Synthesized LSB metadata takes its descriptions from INIT INFO", "[metadata]") {
+  LsbInitInfo info{{"Provides", "web"},
+                   {"Short-Description", "a <web> server"},
+                   {"Description", "Serves & pages."},
+                   {"X-Bad Key", "dropped"},
+                   {"9lives", "dropped"}};
+  std::string xml = SynthesizedMetadataXml(AgentClass::kLsb, "web", info);
+  absl::StatusOr<AgentMetadata> md = ParseAgentMetadata(xml);
+  REQUIRE(md.ok());
+  CHECK(md->shortdesc == "a <web> server");
+  CHECK(md->longdesc == "Serves & pages.");
+  CHECK(xml.find("<special tag=\"LSB\">") != std::string::npos);
+  CHECK(xml.find("<Provides>web</Provides>") != std::string::npos);
+  CHECK(xml.find("dropped") == std::string::npos);
+  // Without a block: the generic descriptions.
+  md = ParseAgentMetadata(SynthesizedMetadataXml(AgentClass::kLsb, "web"));
+  REQUIRE(md.ok());
+  CHECK(md->shortdesc == "LSB init script for web");
+}
+
 }  // namespace
 }  // namespace ha::lrmd

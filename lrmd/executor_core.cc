@@ -65,6 +65,8 @@ std::string_view ExecStatusName(ExecStatus status) {
       return "error";
     case ExecStatus::kNotInstalled:
       return "not installed";
+    case ExecStatus::kNotConnected:
+      return "not connected";
   }
   return "unknown";
 }
@@ -92,6 +94,7 @@ bool IsFailure(const ActionResult& result) {
     case ExecStatus::kNotSupported:
     case ExecStatus::kError:
     case ExecStatus::kNotInstalled:
+    case ExecStatus::kNotConnected:
       return true;
     case ExecStatus::kDone:
       break;

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
@@ -45,19 +47,50 @@ std::vector<std::string> ListDir(const std::filesystem::path& dir, bool dirs) {
   return names;
 }
 
+// The service units found in `dirs` (names without ".service"), as systemd would load them:
+// templates ("name@.service") and masked units (linked to /dev/null) are left out.
+std::set<std::string> ListServiceUnits(const std::vector<std::string>& dirs) {
+  constexpr absl::string_view kSuffix = ".service";
+  std::set<std::string> units;
+  for (const std::string& dir : dirs) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      std::string name = entry.path().filename().string();
+      if (!absl::EndsWith(name, kSuffix) || name.size() == kSuffix.size() || name[0] == '.')
+        continue;
+      std::string unit = name.substr(0, name.size() - kSuffix.size());
+      if (unit.back() == '@')
+        continue;
+      std::error_code ec2;
+      if (entry.is_symlink(ec2) && std::filesystem::read_symlink(entry.path(), ec2) == "/dev/null")
+        continue;
+      if (!entry.is_regular_file(ec2))  // follows links: units linked from elsewhere count
+        continue;
+      units.insert(std::move(unit));
+    }
+  }
+  return units;
+}
+
 }  // namespace
 
 LrmdDriver::LrmdDriver(EventLoop& loop,
                        Clock& clock,
                        ProcessRunner& runner,
-                       LrmdDriverOptions options)
+                       LrmdDriverOptions options,
+                       std::unique_ptr<FencerClient> fencer)
     : loop_(loop),
       clock_(clock),
       runner_(runner),
       options_(std::move(options)),
-      core_(options_.executor) {}
+      core_(options_.executor),
+      fencer_(std::move(fencer)) {
+  if (fencer_ == nullptr && !options_.fencer_socket.empty())
+    fencer_ = std::make_unique<GrpcFencerClient>(loop_, clock_, options_.fencer_socket);
+}
 
 LrmdDriver::~LrmdDriver() {
+  fencer_.reset();
   Stop();
   for (auto& [call_id, timer] : timers_) {
     loop_.CancelTimer(timer);
@@ -86,7 +119,9 @@ void LrmdDriver::Apply(const Effect& effect) {
   } else if (const auto* run = std::get_if<RunAgent>(&effect)) {
     RunAgentNow(*run);
   } else if (const auto* cancel = std::get_if<CancelRun>(&effect)) {
-    if (auto it = runs_.find(cancel->run_id); it != runs_.end()) {
+    if (fencer_runs_.contains(cancel->run_id)) {
+      fencer_cancelled_.insert(cancel->run_id);  // reported when the fencer answers
+    } else if (auto it = runs_.find(cancel->run_id); it != runs_.end()) {
       if (absl::Status s = runner_.Cancel(it->second); !s.ok()) {
         HA_LOG_DEBUG("lrmd", "cancel of run %d: %s", cancel->run_id, s.ToString());
       }
@@ -127,6 +162,12 @@ void LrmdDriver::Apply(const Effect& effect) {
 
 void LrmdDriver::RunAgentNow(const RunAgent& run) {
   const int64_t run_id = run.run_id;
+  if (run.request.resource.agent_class == AgentClass::kStonith) {
+    if (std::optional<FencerCall> call = FencerCallFor(run.request)) {
+      RunFencerStep(run_id, run.request, *std::move(call));
+      return;
+    }
+  }
   absl::StatusOr<AgentCommand> cmd = BuildAgentCommand(run.request, options_.paths);
   if (!cmd.ok()) {
     AgentFinished finished;
@@ -147,12 +188,32 @@ void LrmdDriver::RunAgentNow(const RunAgent& run) {
     Feed(std::move(finished));
     return;
   }
-  AgentCommand copy = *cmd;
+  StartRun(run_id, run.request, *std::move(cmd));
+}
+
+void LrmdDriver::StartRun(int64_t run_id, const ActionRequest& request, AgentCommand cmd) {
+  AgentCommand copy = cmd;
   ProcessRunner::RunId id = runner_.Run(
-      std::move(*cmd),
-      run.request.timeout,
-      [this, run_id, request = run.request, copy = std::move(copy)](ProcessOutcome outcome) {
+      std::move(cmd),
+      request.timeout,
+      [this, run_id, request, copy = std::move(copy)](ProcessOutcome outcome) mutable {
         runs_.erase(run_id);
+        if (copy.run_as.has_value() && outcome.kind == ProcessOutcome::kNotInstalled &&
+            outcome.exec_errno == EACCES) {
+          // Degraded: the cluster user cannot reach the agent (a folder on its path is closed
+          // to it, as test folders made by mktemp are). Run it as lrmd's user rather than fail.
+          if (unreachable_warned_.insert(copy.path).second)
+            HA_LOG_WARN("lrmd",
+                        "%s cannot be run as user %s (%s): running its %s as lrmd's user",
+                        copy.path,
+                        copy.run_as->name,
+                        outcome.error,
+                        copy.action);
+          ++privileged_fallbacks_;
+          copy.run_as.reset();
+          StartRun(run_id, request, std::move(copy));
+          return;
+        }
         ActionResult r = MakeActionResult(request, copy, outcome);
         AgentFinished finished;
         finished.run_id = run_id;
@@ -167,6 +228,56 @@ void LrmdDriver::RunAgentNow(const RunAgent& run) {
         Feed(std::move(finished));
       });
   runs_[run_id] = id;
+}
+
+void LrmdDriver::RunFencerStep(int64_t run_id, const ActionRequest& request, FencerCall call) {
+  const absl::Time started = clock_.WallNow();
+  const absl::Time begun = clock_.MonotonicNow();
+  auto finish = [this, run_id, started, begun](
+                    ExecStatus status, OcfExitCode code, std::string reason) {
+    AgentFinished finished;
+    finished.run_id = run_id;
+    finished.status = status;
+    finished.exit_code = code;
+    finished.raw_exit_code = -1;
+    finished.exit_reason = std::move(reason);
+    finished.started = started;
+    finished.duration = clock_.MonotonicNow() - begun;
+    Feed(std::move(finished));
+  };
+  if (fencer_ == nullptr) {
+    finish(ExecStatus::kNotConnected,
+           OcfExitCode::kErrGeneric,
+           "lrmd has no fencer (stonithd) socket configured");
+    return;
+  }
+  fencer_runs_.insert(run_id);
+  FencerCall made = call;
+  fencer_->Call(
+      std::move(call),
+      [this, run_id, request, made = std::move(made), begun, finish](
+          absl::StatusOr<bool> outcome) mutable {
+        fencer_runs_.erase(run_id);
+        if (fencer_cancelled_.erase(run_id) > 0) {
+          finish(ExecStatus::kCancelled, OcfExitCode::kErrGeneric, "");
+          return;
+        }
+        FencerStepResult step = MapFencerOutcome(made, outcome);
+        if (!step.proceed) {
+          finish(step.status, step.exit_code, std::move(step.reason));
+          return;
+        }
+        // The agent's monitor gets what is left of the action's timeout.
+        ActionRequest rest = request;
+        rest.timeout =
+            std::max(request.timeout - (clock_.MonotonicNow() - begun), absl::Milliseconds(1));
+        absl::StatusOr<AgentCommand> cmd = BuildAgentCommand(rest, options_.paths);
+        if (!cmd.ok()) {
+          finish(ExecStatus::kError, OcfExitCode::kErrGeneric, std::string(cmd.status().message()));
+          return;
+        }
+        StartRun(run_id, rest, *std::move(cmd));
+      });
 }
 
 void LrmdDriver::Publish(const ActionResult& result) {
@@ -476,6 +587,8 @@ grpc::Status LrmdDriver::ListClasses(grpc::ServerContext*,
   for (const char* name : {"ocf", "lsb", "systemd", "service"}) {
     response->add_classes(name);
   }
+  if (fencer_ != nullptr)
+    response->add_classes("stonith");
   return grpc::Status::OK;
 }
 
@@ -523,12 +636,30 @@ grpc::Status LrmdDriver::ListAgents(grpc::ServerContext*,
       }
     }
   }
+  // systemd's service units, from the unit folders, when systemd is the init system.
+  std::set<std::string> units;
+  if ((wanted.empty() || wanted == "systemd" || wanted == "service") &&
+      options_.paths.systemd_running && options_.paths.systemd_running()) {
+    units = ListServiceUnits(options_.paths.systemd_unit_dirs);
+  }
   if (wanted.empty() || wanted == "service") {
-    for (const std::string& type : init_scripts) {
+    std::set<std::string> services(init_scripts.begin(), init_scripts.end());
+    services.insert(units.begin(), units.end());
+    for (const std::string& type : services) {
       add("service", "", type);
     }
   }
-  // systemd units are not listed yet (that needs the systemd manager's unit list).
+  if ((wanted.empty() || wanted == "stonith") && fencer_ != nullptr) {
+    for (const std::string& type : ListDir(options_.paths.fence_agent_dir, false)) {
+      if (type.starts_with("fence_"))
+        add("stonith", "", type);
+    }
+  }
+  if (wanted.empty() || wanted == "systemd") {
+    for (const std::string& type : units) {
+      add("systemd", "", type);
+    }
+  }
   return grpc::Status::OK;
 }
 

@@ -25,6 +25,7 @@
 #include "common/stream_hub.h"
 #include "lrmd/agent_command.h"
 #include "lrmd/executor_core.h"
+#include "lrmd/fencer_client.h"
 #include "lrmd/process_runner.h"
 #include "proto/lrmd.grpc.pb.h"
 
@@ -32,6 +33,9 @@ namespace ha::lrmd {
 
 struct LrmdDriverOptions {
   AgentPaths paths;
+  // stonithd's socket, for stonith-class resources (lrmd/stonith_actions.h). Empty: that class
+  // is not offered and its actions fail as not connected.
+  std::string fencer_socket;
   ExecutorOptions executor;
   size_t watch_queue_limit = 1000;  // results queued per WatchResults subscriber
 };
@@ -39,7 +43,13 @@ struct LrmdDriverOptions {
 class LrmdDriver final : public v1::ResourceManager::Service {
  public:
   // REQUIRES: `loop`, `clock` and `runner` outlive the driver; `runner` runs on `loop`.
-  LrmdDriver(EventLoop& loop, Clock& clock, ProcessRunner& runner, LrmdDriverOptions options = {});
+  // `fencer`: how stonith resources reach stonithd; when null, a GrpcFencerClient on
+  // options.fencer_socket (none if that is empty).
+  LrmdDriver(EventLoop& loop,
+             Clock& clock,
+             ProcessRunner& runner,
+             LrmdDriverOptions options = {},
+             std::unique_ptr<FencerClient> fencer = nullptr);
   ~LrmdDriver() override;
 
   LrmdDriver(const LrmdDriver&) = delete;
@@ -47,6 +57,10 @@ class LrmdDriver final : public v1::ResourceManager::Service {
 
   // Ends every WatchResults stream (UNAVAILABLE) and refuses new ones. Thread-safe.
   void Stop();
+
+  // How many actions meant for the unprivileged user ran as lrmd's user because that user could
+  // not execute the agent (see AgentPaths::unprivileged). Loop thread only.
+  uint64_t privileged_fallbacks() const { return privileged_fallbacks_; }
 
   grpc::Status Exec(grpc::ServerContext*, const v1::ExecRequest*, v1::ExecResponse*) override;
   grpc::Status ExecSync(grpc::ServerContext*, const v1::ExecRequest*, v1::ActionResult*) override;
@@ -93,6 +107,11 @@ class LrmdDriver final : public v1::ResourceManager::Service {
   void Feed(Event event);
   void Apply(const Effect& effect);
   void RunAgentNow(const RunAgent& run);
+  // Runs `cmd` for the core's run `run_id` and feeds its outcome back.
+  void StartRun(int64_t run_id, const ActionRequest& request, AgentCommand cmd);
+  // A stonith resource's start, stop or monitor: `call` to the fencer first, then (start,
+  // monitor) the agent's monitor action.
+  void RunFencerStep(int64_t run_id, const ActionRequest& request, FencerCall call);
   void Publish(const ActionResult& result);
 
   // Exec on the loop: checks the request against the registered agent, feeds it, and returns the
@@ -126,6 +145,15 @@ class LrmdDriver final : public v1::ResourceManager::Service {
   std::shared_ptr<SyncWaiter> assigning_;                // the waiter of the Exec being fed
   std::optional<CallInfo> assigning_info_;               // the CallInfo of the Exec being fed
   int64_t last_assigned_ = 0;                            // the last CallAssigned
+  // Agents the unprivileged user could not execute (warned about once each), and how many
+  // actions ran as lrmd's user because of it.
+  std::set<std::string> unreachable_warned_;
+  uint64_t privileged_fallbacks_ = 0;
+  std::set<int64_t> fencer_runs_;       // core runs waiting for the fencer
+  std::set<int64_t> fencer_cancelled_;  // of those, the ones cancelled meanwhile
+
+  // Destroyed first (in ~LrmdDriver): its results stop before the rest goes.
+  std::unique_ptr<FencerClient> fencer_;
 
   StreamHub<v1::ActionResult> watchers_{options_.watch_queue_limit, "results"};
 };

@@ -5,13 +5,18 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/grpc_unix_client.h"
@@ -30,12 +35,19 @@ class Harness {
  public:
   // `slow_agent`: when set, the OCF root is one under the temp dir holding only
   // ocf:test:<slow_agent>, which sleeps 30 s.
-  explicit Harness(const std::string& slow_agent = "") {
+  // `configure`, when given, adjusts the driver's options; it gets the harness's temp dir.
+  // `make_fencer`, when given, makes the driver's FencerClient.
+  explicit Harness(
+      const std::string& slow_agent = "",
+      std::function<void(LrmdDriverOptions&, const std::string& dir)> configure = nullptr,
+      std::function<std::unique_ptr<FencerClient>(EventLoop&)> make_fencer = nullptr) {
     static int counter = 0;
     dir_ = fs::temp_directory_path() /
            ("ha-lrmd-driver-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
     fs::create_directories(dir_);
     LrmdDriverOptions driver_options;
+    if (configure)
+      configure(driver_options, dir_);
     if (!slow_agent.empty()) {
       fs::create_directories(dir_ + "/ocf/resource.d/test");
       std::string path = dir_ + "/ocf/resource.d/test/" + slow_agent;
@@ -50,7 +62,8 @@ class Harness {
     REQUIRE(loop.ok());
     loop_ = *std::move(loop);
     runner_ = std::make_unique<PosixProcessRunner>(*loop_, clock_);
-    driver_ = std::make_unique<LrmdDriver>(*loop_, clock_, *runner_, driver_options);
+    driver_ = std::make_unique<LrmdDriver>(
+        *loop_, clock_, *runner_, driver_options, make_fencer ? make_fencer(*loop_) : nullptr);
     UnixGrpcServer::Options options;
     options.socket_path = dir_ + "/lrmd.sock";
     options.policy = PeerPolicy({getuid()}, {});
@@ -366,6 +379,325 @@ TEST_CASE("lrmd driver serves Dummy's meta-data and lists agents") {
   ctx = ContextWithDeadline(absl::Seconds(5));
   REQUIRE(h.stub().ListClasses(ctx.get(), v1::ListClassesRequest(), &classes).ok());
   CHECK(classes.classes_size() == 4);
+}
+
+// The agents ListAgents finds for one class, as "type" strings.
+std::vector<std::string> ListAgentTypes(Harness& h, const std::string& resource_class) {
+  v1::ListAgentsRequest request;
+  request.set_resource_class(resource_class);
+  v1::ListAgentsResponse response;
+  auto ctx = ContextWithDeadline(absl::Seconds(5));
+  REQUIRE(h.stub().ListAgents(ctx.get(), request, &response).ok());
+  std::vector<std::string> types;
+  for (const v1::AgentId& id : response.agents()) {
+    CHECK(id.resource_class() == resource_class);
+    types.push_back(id.type());
+  }
+  return types;
+}
+
+void WriteFile(const std::string& path, const std::string& text, fs::perms perms) {
+  FILE* f = fopen(path.c_str(), "w");
+  REQUIRE(f != nullptr);
+  fputs(text.c_str(), f);
+  fclose(f);
+  fs::permissions(path, perms);
+}
+
+TEST_CASE("ListAgents: systemd service units from the unit folders when systemd runs",
+          "[lrmd_driver]") {
+  for (bool systemd_running : {true, false}) {
+    INFO("systemd_running=" << systemd_running);
+    Harness h("", [systemd_running](LrmdDriverOptions& options, const std::string& dir) {
+      const std::string units = dir + "/units";
+      const std::string more = dir + "/more-units";
+      fs::create_directories(units);
+      fs::create_directories(more);
+      fs::create_directories(dir + "/init.d");
+      WriteFile(units + "/web.service", "[Service]\nExecStart=/bin/true\n", fs::perms::owner_read);
+      WriteFile(units + "/getty@.service", "", fs::perms::owner_read);      // a template
+      WriteFile(units + "/backup.timer", "", fs::perms::owner_read);        // not a service
+      fs::create_symlink("/dev/null", units + "/masked.service");           // masked
+      fs::create_symlink(units + "/web.service", more + "/alias.service");  // linked: counts
+      WriteFile(more + "/web.service", "", fs::perms::owner_read);          // listed once
+      WriteFile(dir + "/init.d/legacy", "#!/bin/sh\n", fs::perms::owner_all);
+      options.paths.systemd_unit_dirs = {units, more, dir + "/missing"};
+      options.paths.init_dir = dir + "/init.d";
+      options.paths.systemd_running = [systemd_running] { return systemd_running; };
+    });
+    if (systemd_running) {
+      CHECK(ListAgentTypes(h, "systemd") == std::vector<std::string>{"alias", "web"});
+      CHECK(ListAgentTypes(h, "service") == std::vector<std::string>{"alias", "legacy", "web"});
+    } else {
+      CHECK(ListAgentTypes(h, "systemd").empty());
+      CHECK(ListAgentTypes(h, "service") == std::vector<std::string>{"legacy"});
+    }
+    CHECK(ListAgentTypes(h, "lsb") == std::vector<std::string>{"legacy"});
+  }
+}
+
+TEST_CASE("meta-data runs as the unprivileged user, start as lrmd's", "[lrmd_driver]") {
+  if (geteuid() != 0) {
+    WARN("skipped: switching users needs root");
+    return;
+  }
+  absl::StatusOr<RunAs> user = ResolveClusterUser("");
+  REQUIRE(user.ok());
+  Harness h("", [&user](LrmdDriverOptions& options, const std::string& dir) {
+    // A copy of ocf:ha-test:WhoAmI in a folder every user may read (the source tree may not be).
+    fs::create_directories(dir + "/ocf/resource.d/ha-test");
+    fs::copy_file(HA_LRMD_TESTDATA_DIR "/agents/ha-test/WhoAmI",
+                  dir + "/ocf/resource.d/ha-test/WhoAmI");
+    for (const std::string& d : {dir, dir + "/ocf", dir + "/ocf/resource.d"})
+      fs::permissions(d, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+    options.paths.ocf_root = dir + "/ocf";
+    options.paths.unprivileged = *user;
+  });
+  v1::GetMetadataRequest request;
+  request.mutable_agent()->set_resource_class("ocf");
+  request.mutable_agent()->set_provider("ha-test");
+  request.mutable_agent()->set_type("WhoAmI");
+  v1::GetMetadataResponse response;
+  auto ctx = ContextWithDeadline(absl::Seconds(15));
+  grpc::Status status = h.stub().GetMetadata(ctx.get(), request, &response);
+  REQUIRE(status.ok());
+  const std::string& who = response.metadata().shortdesc();
+  INFO(who);
+  CHECK(who.starts_with(absl::StrCat("uid=", user->uid, " gid=", user->gid, " groups=")));
+  CHECK(who.find("uid=0 ") == std::string::npos);
+
+  const std::string file = h.dir() + "/start-user";
+  v1::ExecRequest exec;
+  exec.set_resource_id("who");
+  *exec.mutable_agent() = request.agent();
+  exec.set_action("start");
+  exec.set_timeout_ms(10000);
+  (*exec.mutable_parameters())["file"] = file;
+  v1::ActionResult result;
+  ctx = ContextWithDeadline(absl::Seconds(15));
+  REQUIRE(h.stub().ExecSync(ctx.get(), exec, &result).ok());
+  CHECK(result.exit_code() == 0);
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  CHECK(line.starts_with("uid=0 gid=0"));
+}
+
+TEST_CASE("meta-data of an agent the unprivileged user cannot reach runs as lrmd's user",
+          "[lrmd_driver]") {
+  if (geteuid() != 0) {
+    WARN("skipped: switching users needs root");
+    return;
+  }
+  absl::StatusOr<RunAs> user = ResolveClusterUser("");
+  REQUIRE(user.ok());
+  Harness h("", [&user](LrmdDriverOptions& options, const std::string& dir) {
+    const std::string closed = dir + "/closed";  // 0700: only root gets in
+    fs::create_directories(closed + "/ocf/resource.d/ha-test");
+    fs::copy_file(HA_LRMD_TESTDATA_DIR "/agents/ha-test/WhoAmI",
+                  closed + "/ocf/resource.d/ha-test/WhoAmI");
+    fs::permissions(closed, fs::perms::owner_all);
+    options.paths.ocf_root = closed + "/ocf";
+    options.paths.unprivileged = *user;
+  });
+  v1::GetMetadataRequest request;
+  request.mutable_agent()->set_resource_class("ocf");
+  request.mutable_agent()->set_provider("ha-test");
+  request.mutable_agent()->set_type("WhoAmI");
+  v1::GetMetadataResponse response;
+  auto ctx = ContextWithDeadline(absl::Seconds(15));
+  REQUIRE(h.stub().GetMetadata(ctx.get(), request, &response).ok());
+  CHECK(response.metadata().shortdesc().starts_with("uid=0 "));
+}
+
+// stonithd's device registrations, in memory: a fake of the FencerClient seam that answers on
+// the loop as GrpcFencerClient does.
+class FakeFencer final : public FencerClient {
+ public:
+  explicit FakeFencer(EventLoop& loop) : loop_(loop) {}
+
+  void Call(FencerCall call, Done done) override {
+    absl::StatusOr<bool> outcome = true;
+    {
+      absl::MutexLock lock(&mu_);
+      if (hold_) {  // answered by Release()
+        held_.push_back(std::move(done));
+        return;
+      }
+      if (!fail_with_.ok()) {
+        outcome = fail_with_;
+      } else if (call.kind == FencerCall::kRegister) {
+        registered_[call.device_id] = call.agent;
+      } else if (call.kind == FencerCall::kUnregister) {
+        if (registered_.erase(call.device_id) == 0)
+          outcome = absl::NotFoundError("no device " + call.device_id);
+      } else {
+        outcome = registered_.contains(call.device_id);
+      }
+    }
+    loop_.Post([done = std::move(done), outcome]() mutable { done(outcome); });
+  }
+
+  // Holds the calls made from now on until Release() answers them (true).
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    hold_ = true;
+  }
+  size_t held() {
+    absl::MutexLock lock(&mu_);
+    return held_.size();
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    hold_ = false;
+    for (Done& done : held_)
+      loop_.Post([done = std::move(done)]() mutable { done(true); });
+    held_.clear();
+  }
+
+  void FailWith(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    fail_with_ = std::move(status);
+  }
+  std::map<std::string, std::string> registered() {
+    absl::MutexLock lock(&mu_);
+    return registered_;
+  }
+
+ private:
+  EventLoop& loop_;
+  absl::Mutex mu_;
+  std::map<std::string, std::string> registered_ ABSL_GUARDED_BY(mu_);  // id -> agent
+  absl::Status fail_with_ ABSL_GUARDED_BY(mu_);
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<Done> held_ ABSL_GUARDED_BY(mu_);
+};
+
+v1::ActionResult RunFenceAction(Harness& h, const std::string& action) {
+  v1::ExecRequest request;
+  request.set_resource_id("fence1");
+  request.mutable_agent()->set_resource_class("stonith");
+  request.mutable_agent()->set_type("fence_test");
+  request.set_action(action);
+  request.set_timeout_ms(10000);
+  (*request.mutable_parameters())["pcmk_host_list"] = "node9";
+  (*request.mutable_parameters())["ipaddr"] = "10.0.0.9";
+  v1::ActionResult result;
+  auto ctx = ContextWithDeadline(absl::Seconds(15));
+  grpc::Status status = h.stub().ExecSync(ctx.get(), request, &result);
+  REQUIRE(status.ok());
+  return result;
+}
+
+TEST_CASE("stonith resources: start registers then monitors, stop unregisters", "[lrmd_driver]") {
+  FakeFencer* fencer = nullptr;
+  Harness h(
+      "",
+      [](LrmdDriverOptions& options, const std::string& dir) {
+        // A fence agent that keeps its stdin and fails its monitor when told to.
+        fs::create_directories(dir + "/fence");
+        WriteFile(
+            dir + "/fence/fence_test",
+            "#!/bin/sh\ncat > " + dir + "/stdin\n[ -e " + dir + "/broken ] && exit 1\nexit 0\n",
+            fs::perms::owner_all);
+        options.paths.fence_agent_dir = dir + "/fence";
+      },
+      [&fencer](EventLoop& loop) {
+        auto fake = std::make_unique<FakeFencer>(loop);
+        fencer = fake.get();
+        return fake;
+      });
+  const std::string stdin_file = h.dir() + "/stdin";
+  auto agent_stdin = [&stdin_file] {
+    std::ifstream in(stdin_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+
+  v1::ListClassesResponse classes;
+  auto ctx = ContextWithDeadline(absl::Seconds(5));
+  REQUIRE(h.stub().ListClasses(ctx.get(), v1::ListClassesRequest(), &classes).ok());
+  CHECK(std::find(classes.classes().begin(), classes.classes().end(), "stonith") !=
+        classes.classes().end());
+  CHECK(ListAgentTypes(h, "stonith") == std::vector<std::string>{"fence_test"});
+
+  v1::ActionResult result = RunFenceAction(h, "monitor");
+  CHECK(result.exec_status() == v1::EXEC_DONE);
+  CHECK(result.exit_code() == v1::OCF_NOT_RUNNING);
+  CHECK_FALSE(fs::exists(stdin_file));  // not registered: the agent was not run
+
+  result = RunFenceAction(h, "start");
+  CHECK(result.exec_status() == v1::EXEC_DONE);
+  CHECK(result.exit_code() == v1::OCF_OK);
+  CHECK(fencer->registered() == std::map<std::string, std::string>{{"fence1", "fence_test"}});
+  CHECK(agent_stdin() == "action=monitor\nipaddr=10.0.0.9\n");  // pcmk_* are the fencer's
+
+  fs::remove(stdin_file);
+  CHECK(RunFenceAction(h, "monitor").exit_code() == v1::OCF_OK);
+  CHECK(fs::exists(stdin_file));
+  WriteFile(h.dir() + "/broken", "", fs::perms::owner_read);
+  CHECK(RunFenceAction(h, "monitor").exit_code() == v1::OCF_ERR_GENERIC);
+  fs::remove(h.dir() + "/broken");
+
+  result = RunFenceAction(h, "stop");
+  CHECK(result.exit_code() == v1::OCF_OK);
+  CHECK(fencer->registered().empty());
+  CHECK(RunFenceAction(h, "stop").exit_code() == v1::OCF_OK);  // stopped already
+  CHECK(RunFenceAction(h, "monitor").exit_code() == v1::OCF_NOT_RUNNING);
+
+  // Cancelled while stonithd has not answered: cancelled once it does, and the agent never runs.
+  fencer->Hold();
+  fs::remove(stdin_file);
+  v1::ActionResult cancelled_start;
+  std::thread starter([&h, &cancelled_start] { cancelled_start = RunFenceAction(h, "start"); });
+  bool held = false;
+  for (int i = 0; i < 500 && !held; ++i) {
+    held = fencer->held() == 1;
+    if (!held)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(held);
+  v1::CancelRequest cancel;
+  cancel.set_resource_id("fence1");
+  cancel.set_action("start");
+  v1::CancelResponse cancel_response;
+  ctx = ContextWithDeadline(absl::Seconds(5));
+  CHECK(h.stub().Cancel(ctx.get(), cancel, &cancel_response).ok());
+  fencer->Release();
+  starter.join();
+  CHECK(cancelled_start.exec_status() == v1::EXEC_CANCELLED);
+  CHECK_FALSE(fs::exists(stdin_file));
+  CHECK(RunFenceAction(h, "stop").exit_code() == v1::OCF_OK);
+
+  fencer->FailWith(absl::UnavailableError("connection refused"));
+  result = RunFenceAction(h, "start");
+  CHECK(result.exec_status() == v1::EXEC_NOT_CONNECTED);
+  CHECK(result.exit_reason().find("stonithd is not reachable") != std::string::npos);
+  fencer->FailWith(absl::NotFoundError("fence_test is not installed"));
+  result = RunFenceAction(h, "start");
+  CHECK(result.exec_status() == v1::EXEC_NOT_INSTALLED);
+  CHECK(result.exit_code() == v1::OCF_ERR_INSTALLED);
+}
+
+TEST_CASE("stonith resources without a fencer: not offered, not connected", "[lrmd_driver]") {
+  Harness h;  // no fencer socket, no client
+  v1::ListClassesResponse classes;
+  auto ctx = ContextWithDeadline(absl::Seconds(5));
+  REQUIRE(h.stub().ListClasses(ctx.get(), v1::ListClassesRequest(), &classes).ok());
+  CHECK(std::find(classes.classes().begin(), classes.classes().end(), "stonith") ==
+        classes.classes().end());
+  v1::ActionResult result = RunFenceAction(h, "start");
+  CHECK(result.exec_status() == v1::EXEC_NOT_CONNECTED);
+}
+
+TEST_CASE("GrpcFencerClient: stonithd not running is UNAVAILABLE", "[lrmd_driver]") {
+  Harness h("", [](LrmdDriverOptions& options, const std::string& dir) {
+    options.fencer_socket = dir + "/no-stonithd.sock";
+  });
+  v1::ActionResult result = RunFenceAction(h, "monitor");
+  CHECK(result.exec_status() == v1::EXEC_NOT_CONNECTED);
+  CHECK(result.exit_reason().find("stonithd is not reachable") != std::string::npos);
 }
 
 }  // namespace

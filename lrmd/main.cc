@@ -1,8 +1,11 @@
 // lrmd: the local resource manager (issue 7). Runs resource agents for the controller and serves
 // the ResourceManager API on its socket (lrmd/lrmd_driver.h).
+#include <unistd.h>
+
 #include <cstdlib>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "common/daemon_runtime.h"
 #include "common/logging.h"
 #include "lrmd/lrmd_driver.h"
@@ -13,6 +16,34 @@ int main(int argc, char** argv) {
     ha::lrmd::LrmdDriverOptions options;
     if (const char* ocf_root = std::getenv("OCF_ROOT"); ocf_root != nullptr && *ocf_root != '\0') {
       options.paths.ocf_root = ocf_root;
+    }
+    // LSB init scripts: /etc/init.d unless HA_LSB_INIT_DIR names another folder (tests).
+    if (const char* dir = std::getenv("HA_LSB_INIT_DIR"); dir != nullptr && *dir != '\0') {
+      options.paths.init_dir = dir;
+      HA_LOG_INFO("main", "LSB init scripts from %s (HA_LSB_INIT_DIR)", dir);
+    }
+    // Stonith resources go to stonithd: its socket in the run folder unless HA_FENCER_SOCKET
+    // names another; their agents (for monitor) from /usr/sbin unless HA_FENCE_AGENT_DIR says.
+    options.fencer_socket = ha::DaemonSocketPath(rt.config(), "stonithd");
+    if (const char* socket = std::getenv("HA_FENCER_SOCKET"); socket != nullptr && *socket != '\0')
+      options.fencer_socket = socket;
+    if (const char* dir = std::getenv("HA_FENCE_AGENT_DIR"); dir != nullptr && *dir != '\0')
+      options.paths.fence_agent_dir = dir;
+    // Agents run as root only where needed: meta-data runs as the cluster user (HA_CLUSTER_USER,
+    // else hacluster, else nobody). An lrmd that is not root runs everything as itself.
+    if (geteuid() == 0) {
+      const char* user = std::getenv("HA_CLUSTER_USER");
+      absl::StatusOr<ha::lrmd::RunAs> run_as =
+          ha::lrmd::ResolveClusterUser(user != nullptr ? user : "");
+      if (!run_as.ok())
+        return absl::FailedPreconditionError(
+            absl::StrCat("no user to run meta-data actions as: ", run_as.status().message()));
+      HA_LOG_INFO("main",
+                  "meta-data actions run as user %s | uid=%d gid=%d",
+                  run_as->name,
+                  run_as->uid,
+                  run_as->gid);
+      options.paths.unprivileged = *std::move(run_as);
     }
     // Agents carry this node's run folder as their owner tag: what a killed lrmd left running is
     // found and killed before this one serves.

@@ -60,6 +60,25 @@ void CloseFd(int& fd) {
   }
 }
 
+// Where the child failed, as it reports on the exec-error pipe.
+constexpr int kStageExec = 0;
+constexpr int kStageSetgroups = 1;
+constexpr int kStageSetgid = 2;
+constexpr int kStageSetuid = 3;
+
+const char* StageName(int stage) {
+  switch (stage) {
+    case kStageSetgroups:
+      return "setgroups for";
+    case kStageSetgid:
+      return "setgid for";
+    case kStageSetuid:
+      return "setuid for";
+    default:
+      return "execve";
+  }
+}
+
 const char* SignalName(int signo) {
   const char* abbrev = sigabbrev_np(signo);
   return abbrev != nullptr ? abbrev : "?";
@@ -88,7 +107,8 @@ const char* ProcessOutcomeKindName(ProcessOutcome::Kind kind) {
 struct PosixProcessRunner::RunState {
   RunId id = 0;
   std::string path;
-  pid_t pid = -1;  // also the process group id; -1 once reaped (or never started)
+  std::string run_as;  // the user it runs as, when not lrmd's own
+  pid_t pid = -1;      // also the process group id; -1 once reaped (or never started)
   int pidfd = -1;
   int out_fd = -1;
   int err_fd = -1;
@@ -312,15 +332,37 @@ void PosixProcessRunner::Spawn(RunState& run, const AgentCommand& cmd) {
   const char* path = cmd.path.c_str();
   const int child_fds[3] = {stdin_fd, out_pipe[1], err_pipe[1]};
   const int exec_error_w = exec_pipe[1];
+  const bool drop = cmd.run_as.has_value();
+  const uid_t uid = drop ? cmd.run_as->uid : 0;
+  const gid_t gid = drop ? cmd.run_as->gid : 0;
+  run.run_as = drop ? cmd.run_as->name : "";
 
   pid_t pid = fork();
   if (pid < 0) {
     return fail(Errno("fork", errno));
   }
   if (pid == 0) {
-    // The child: async-signal-safe calls only, from here to execve.
+    // The child: async-signal-safe calls only, from here to execve. A failure is reported on the
+    // exec-error pipe as {stage, errno}.
+    auto fail_child = [exec_error_w](int stage) {
+      int report[2] = {stage, errno};
+      ssize_t ignored = write(exec_error_w, report, sizeof(report));
+      (void)ignored;
+      _exit(127);
+    };
     setpgid(0, 0);
-    // If lrmd dies, so does the agent (its own children are found by KillOrphanedAgents).
+    if (drop) {
+      // Groups first, the uid last (it takes the right to change the others). Raw system calls:
+      // this is the only thread, and glibc's wrappers would try to signal the parent's threads.
+      if (syscall(SYS_setgroups, 0, nullptr) != 0)
+        fail_child(kStageSetgroups);
+      if (syscall(SYS_setresgid, gid, gid, gid) != 0)
+        fail_child(kStageSetgid);
+      if (syscall(SYS_setresuid, uid, uid, uid) != 0)
+        fail_child(kStageSetuid);
+    }
+    // If lrmd dies, so does the agent (its own children are found by KillOrphanedAgents). Set
+    // after the user switch, which clears it.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     for (int target = 0; target < 3; ++target) {
       if (child_fds[target] == target) {
@@ -343,10 +385,7 @@ void PosixProcessRunner::Spawn(RunState& run, const AgentCommand& cmd) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     execve(path, argv.data(), envp.data());
-    int e = errno;
-    ssize_t ignored = write(exec_error_w, &e, sizeof(e));
-    (void)ignored;
-    _exit(127);
+    fail_child(kStageExec);
   }
   // The parent sets the group too, so that a kill(-pid) right after Run() cannot miss it.
   setpgid(pid, pid);
@@ -360,7 +399,12 @@ void PosixProcessRunner::Spawn(RunState& run, const AgentCommand& cmd) {
   run.err_fd = err_pipe[0];
   run.exec_error_fd = exec_pipe[0];
   const RunId id = run.id;
-  HA_LOG_DEBUG("lrmd", "started %s | run=%d pid=%d", cmd.path, id, pid);
+  HA_LOG_DEBUG("lrmd",
+               "started %s | run=%d pid=%d user=%s",
+               cmd.path,
+               id,
+               pid,
+               run.run_as.empty() ? "lrmd's" : run.run_as);
 
   for (bool is_stderr : {false, true}) {
     int& fd = is_stderr ? run.err_fd : run.out_fd;
@@ -557,19 +601,24 @@ void PosixProcessRunner::Finish(RunId id, int wait_status) {
       tail.truncated = true;
     }
   }
-  int exec_errno = 0;
-  bool exec_failed =
-      run.exec_error_fd >= 0 && read(run.exec_error_fd, &exec_errno, sizeof(exec_errno)) ==
-                                    static_cast<ssize_t>(sizeof(exec_errno));
+  int report[2] = {0, 0};  // {stage, errno}
+  bool exec_failed = run.exec_error_fd >= 0 && read(run.exec_error_fd, report, sizeof(report)) ==
+                                                   static_cast<ssize_t>(sizeof(report));
   CloseFds(run);
 
   ProcessOutcome& out = run.outcome;
   out.duration = clock_.MonotonicNow() - run.started_mono;
   if (exec_failed) {
-    out.kind = (exec_errno == ENOENT || exec_errno == EACCES || exec_errno == ENOTDIR)
+    const int stage = report[0];
+    const int exec_errno = report[1];
+    const std::string as =
+        run.run_as.empty() ? std::string() : absl::StrCat(" as user ", run.run_as);
+    out.kind = stage == kStageExec &&
+                       (exec_errno == ENOENT || exec_errno == EACCES || exec_errno == ENOTDIR)
                    ? ProcessOutcome::kNotInstalled
                    : ProcessOutcome::kSpawnFailed;
-    out.error = Errno(absl::StrCat("execve ", run.path), exec_errno);
+    out.error = Errno(absl::StrCat(StageName(stage), " ", run.path, as), exec_errno);
+    out.exec_errno = stage == kStageExec ? exec_errno : 0;
     out.signal = 0;
   } else if (run.stopped_as.has_value()) {
     out.kind = *run.stopped_as;

@@ -38,8 +38,9 @@ struct ProcessOutcome {
   bool output_truncated = false;              // bytes were dropped from the front of either stream
   absl::Time started = absl::InfinitePast();  // wall clock
   absl::Duration duration = absl::ZeroDuration();
-  std::string error;  // what went wrong, for kSpawnFailed and kNotInstalled
-  pid_t pid = -1;     // the process (and process group) id, when one was started
+  std::string error;   // what went wrong, for kSpawnFailed and kNotInstalled
+  int exec_errno = 0;  // execve's errno when execve itself failed (kNotInstalled, kSpawnFailed)
+  pid_t pid = -1;      // the process (and process group) id, when one was started
 };
 
 const char* ProcessOutcomeKindName(ProcessOutcome::Kind kind);
@@ -61,8 +62,11 @@ class ProcessRunner {
   virtual absl::Status Cancel(RunId id) = 0;
 };
 
-// Runs commands as real processes with fork/execve. Each run is its own process group (the child
-// calls setpgid(0, 0)), so that a timeout or a cancel reaches everything the agent started:
+// Runs commands as real processes with fork/execve. A command with `run_as` runs as that user:
+// the child drops its supplementary groups and sets its gid and uid before execve (a failure there
+// is kSpawnFailed; execve refused as that user is kNotInstalled, as for root). Each run is its own
+// process group (the child calls setpgid(0, 0)), so that a timeout or a cancel reaches everything
+// the agent started:
 // SIGTERM to the group, SIGKILL to the group `kill_grace` later. stdout and stderr are read on the
 // loop, keeping the last `max_output_bytes` of each; the exit is seen through a pidfd watched on
 // the loop (no SIGCHLD handler), and the process is always reaped.

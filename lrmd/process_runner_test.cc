@@ -439,7 +439,7 @@ TEST_CASE("exec failing after fork is reported", "[process_runner]") {
 TEST_CASE("synthesized meta-data completes without running anything", "[process_runner]") {
   Harness h;
   ActionRequest req;
-  req.resource.agent_class = AgentClass::kLsb;
+  req.resource.agent_class = AgentClass::kSystemd;
   req.resource.type = "does-not-exist";
   req.action = "meta-data";
   absl::StatusOr<AgentCommand> cmd = BuildAgentCommand(req, AgentPaths());
@@ -552,6 +552,88 @@ TEST_CASE("FakeProcessRunner records and completes when told", "[process_runner]
   CHECK(outcomes[1].kind == ProcessOutcome::kCancelled);
   CHECK(fake.Cancel(a).code() == absl::StatusCode::kNotFound);
   CHECK(fake.pending().empty());
+}
+
+TEST_CASE("run_as: the child drops groups, gid and uid before exec", "[process_runner]") {
+  if (geteuid() != 0) {
+    WARN("skipped: switching users needs root");
+    return;
+  }
+  absl::StatusOr<RunAs> nobody = LookupUser("nobody");
+  if (!nobody.ok()) {
+    WARN("skipped: no user nobody");
+    return;
+  }
+  Harness h;
+  AgentCommand cmd =
+      Shell("echo \"$(id -u) $(id -g) $(id -G)\"; grep -E '^(Uid|Gid|Groups):' /proc/self/status");
+  cmd.run_as = *nobody;
+  ProcessOutcome o = h.RunToEnd(cmd);
+  REQUIRE(o.kind == ProcessOutcome::kExited);
+  CHECK(o.exit_code == 0);
+  const std::string uid = absl::StrCat(nobody->uid);
+  const std::string gid = absl::StrCat(nobody->gid);
+  std::istringstream lines(o.stdout_tail);
+  std::string ids;
+  std::getline(lines, ids);
+  CHECK(ids == absl::StrCat(uid, " ", gid, " ", gid));  // the only group is its own gid
+  // Real, effective, saved and file-system ids all switched; no supplementary group is left.
+  CHECK(o.stdout_tail.find(absl::StrCat("Uid:\t", uid, "\t", uid, "\t", uid, "\t", uid)) !=
+        std::string::npos);
+  CHECK(o.stdout_tail.find(absl::StrCat("Gid:\t", gid, "\t", gid, "\t", gid, "\t", gid)) !=
+        std::string::npos);
+  CHECK(o.stdout_tail.find("Groups:\t \n") != std::string::npos);  // the kernel's empty list
+
+  // Without run_as, lrmd's own user.
+  ProcessOutcome as_root = h.RunToEnd(Shell("id -u"));
+  CHECK(as_root.stdout_tail == "0\n");
+}
+
+TEST_CASE("run_as: an agent the user may not execute is not installed for it", "[process_runner]") {
+  if (geteuid() != 0) {
+    WARN("skipped: switching users needs root");
+    return;
+  }
+  absl::StatusOr<RunAs> nobody = LookupUser("nobody");
+  if (!nobody.ok()) {
+    WARN("skipped: no user nobody");
+    return;
+  }
+  TempDir dir;  // mode 0700: nobody cannot reach into it
+  std::string path = absl::StrCat(dir.path(), "/agent");
+  {
+    std::ofstream out(path);
+    out << "#!/bin/sh\nexit 0\n";
+  }
+  REQUIRE(chmod(path.c_str(), 0755) == 0);
+  Harness h;
+  AgentCommand cmd;
+  cmd.path = path;
+  cmd.argv = {path, "meta-data"};
+  cmd.run_as = *nobody;
+  ProcessOutcome o = h.RunToEnd(cmd);
+  CHECK(o.kind == ProcessOutcome::kNotInstalled);
+  CHECK(o.error.find("Permission denied") != std::string::npos);
+  CHECK(o.error.find("as user nobody") != std::string::npos);
+  cmd.run_as.reset();
+  CHECK(h.RunToEnd(cmd).kind == ProcessOutcome::kExited);
+  CHECK(NoChildrenLeft());
+}
+
+TEST_CASE("ResolveClusterUser: configured, else hacluster, else nobody", "[process_runner]") {
+  absl::StatusOr<RunAs> root = ResolveClusterUser("root");
+  REQUIRE(root.ok());
+  CHECK(root->uid == 0);
+  CHECK(root->name == "root");
+  CHECK(ResolveClusterUser("no-such-user-here").status().code() == absl::StatusCode::kNotFound);
+  absl::StatusOr<RunAs> fallback = ResolveClusterUser("");
+  if (LookupUser("hacluster").ok()) {
+    REQUIRE(fallback.ok());
+    CHECK(fallback->name == "hacluster");
+  } else if (LookupUser("nobody").ok()) {
+    REQUIRE(fallback.ok());
+    CHECK(fallback->name == "nobody");
+  }
 }
 
 }  // namespace

@@ -25,6 +25,8 @@ v1::ExecStatus ToProto(ExecStatus status) {
       return v1::EXEC_ERROR;
     case ExecStatus::kNotInstalled:
       return v1::EXEC_NOT_INSTALLED;
+    case ExecStatus::kNotConnected:
+      return v1::EXEC_NOT_CONNECTED;
   }
   return v1::EXEC_STATUS_UNSPECIFIED;
 }
@@ -57,6 +59,9 @@ std::optional<AgentClass> AgentClassFromName(const std::string& name) {
   if (name == "service") {
     return AgentClass::kService;
   }
+  if (name == "stonith") {
+    return AgentClass::kStonith;
+  }
   return std::nullopt;
 }
 
@@ -70,6 +75,8 @@ std::string AgentClassToName(AgentClass agent_class) {
       return "systemd";
     case AgentClass::kService:
       return "service";
+    case AgentClass::kStonith:
+      return "stonith";
   }
   return "unknown";
 }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "lrmd/agent_command.h"
@@ -56,6 +57,8 @@ class AgentHarness {
     return absl::StrCat(paths_.ocf_root, "/resource.d/", spec_.provider, "/", spec_.type);
   }
   bool Installed() const { return Exists(AgentPath()); }
+  // meta-data runs as `user` from now on (AgentPaths::unprivileged).
+  void RunMetadataAs(RunAs user) { paths_.unprivileged = std::move(user); }
 
   ActionResult Do(const std::string& action,
                   absl::Duration interval = absl::ZeroDuration(),
@@ -239,6 +242,37 @@ TEST_CASE("ocf:heartbeat:anything runs a daemon that outlives start", "[agents]"
   if (daemon_pid > 0 && kill(daemon_pid, 0) == 0) {
     FAIL_CHECK("the daemon survived stop");
     kill(daemon_pid, SIGKILL);
+  }
+}
+
+TEST_CASE("Debian's agents print their meta-data as the cluster user", "[agents]") {
+  if (geteuid() != 0) {
+    WARN("skipped: switching users needs root");
+    return;
+  }
+  absl::StatusOr<RunAs> user = ResolveClusterUser("");
+  REQUIRE(user.ok());
+  const std::pair<const char*, const char*> kAgents[] = {
+      {"heartbeat", "Dummy"},
+      {"heartbeat", "IPaddr2"},
+      {"heartbeat", "Filesystem"},
+      {"heartbeat", "apache"},
+      {"heartbeat", "anything"},
+      {"heartbeat", "LVM-activate"},
+      {"pacemaker", "Dummy"},
+      {"pacemaker", "Stateful"},
+      {"pacemaker", "ping"},
+  };
+  for (const auto& [provider, type] : kAgents) {
+    AgentHarness agent(provider, type, {});
+    if (!agent.Installed())
+      continue;
+    INFO(provider << ":" << type << " as " << user->name);
+    agent.RunMetadataAs(*user);
+    absl::StatusOr<AgentMetadata> md = agent.Metadata();
+    REQUIRE(md.ok());
+    CHECK(md->name == type);
+    CHECK_FALSE(md->actions.empty());
   }
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace ha::membership {
@@ -250,6 +251,13 @@ GroupEffects GroupCore::OnConfigChange(const ConfigChange& change) {
   partials_.clear();  // rule 6
   ring_ = change.ring_id;
   ring_members_ = change.members;
+  {
+    // Fields are serialized in field number order: sender, ring_id, then the rest (SendFrames).
+    group_wire::Frame header;
+    header.set_sender(options_.local_id);
+    *header.mutable_ring_id() = ToWire(*ring_);
+    frame_prefix_ = header.SerializeAsString();
+  }
   synced_ = false;
   sync_reports_.clear();
 
@@ -310,6 +318,10 @@ GroupEffects GroupCore::OnConfigChange(const ConfigChange& change) {
                                      pending_.size(),
                                      " operations waiting"));
   return effects;
+}
+
+bool GroupCore::IsStaleFrame(absl::string_view payload) const {
+  return ring_.has_value() && !absl::StartsWith(payload, frame_prefix_);
 }
 
 GroupEffects GroupCore::OnDelivery(const Delivery& delivery) {

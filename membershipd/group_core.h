@@ -74,6 +74,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "membershipd/totem_core.h"
 #include "proto/group_wire.pb.h"
 
@@ -224,6 +225,12 @@ class GroupCore {
   GroupEffects OnConfigChange(const ConfigChange& change);
   GroupEffects OnDelivery(const Delivery& delivery);
 
+  // Whether `payload`, one this node submitted (GroupEffects::submit), is a frame of another
+  // configuration than the current one: every node would drop it as stale (rule 2), and this node
+  // sends its operation again after the sync (rule 5). At a configuration change the driver drops
+  // such frames still queued for the ring (TotemCore::DropQueued) instead of sending them.
+  bool IsStaleFrame(absl::string_view payload) const;
+
   // Every group of this node's view, by name. While a sync runs the view may still differ from
   // the other nodes'.
   std::vector<GroupInfo> ListGroups() const;
@@ -322,6 +329,8 @@ class GroupCore {
   std::deque<InFlight> in_flight_;  // sent in this configuration, not delivered back yet
   std::map<NodeId, Partial> partials_;
   uint64_t frame_seq_ = 0;
+  // How every frame of the current configuration starts (its sender and ring id, serialized).
+  std::string frame_prefix_;
   GroupCounters counters_;
 };
 

@@ -248,6 +248,37 @@ TEST_CASE("operations wait for the configuration's sync, then go out in order") 
   CHECK(bus.core(1).pending() == 0);
 }
 
+TEST_CASE("frames of an ended configuration are stale; they are sent again after the next sync") {
+  Bus bus({1, 2});
+  REQUIRE(bus.Open(1, 10, 100, "a").ok());
+  REQUIRE(bus.Join(1, 10, "g").ok());
+  bus.Configure(RingId{1, 4}, {1, 2}, {1, 2}, {});
+  bus.Settle();
+  REQUIRE(bus.Send(1, 10, "g", std::string(3 * kRingLimit, 'x')).ok());  // several frames
+  REQUIRE(bus.Send(1, 10, "g", "small").ok());
+  const std::deque<RingSend> old_frames = bus.outbox(1);
+  REQUIRE(old_frames.size() == 5);
+  for (const RingSend& f : old_frames) {
+    CHECK(!bus.core(1).IsStaleFrame(f.payload));
+  }
+  bus.outbox(1).clear();  // still queued for the ring when it changes
+  bus.Configure(RingId{1, 8}, {1, 2}, {}, {});
+  for (const RingSend& f : old_frames) {
+    CHECK(bus.core(1).IsStaleFrame(f.payload));
+  }
+  REQUIRE(bus.outbox(1).size() == 1);  // the new Sync
+  CHECK(!bus.core(1).IsStaleFrame(bus.outbox(1).front().payload));
+  bus.Settle();  // the sync completes, both operations go out again in the new configuration
+  const auto events = bus.Take(10);
+  size_t messages = 0;
+  for (const auto& e : events) {
+    messages += std::holds_alternative<GroupMessage>(e) ? 1 : 0;
+  }
+  CHECK(messages == 2);
+  CHECK(bus.core(1).counters().frames_stale == 0);
+  CHECK(bus.core(1).pending() == 0);
+}
+
 TEST_CASE("joins, messages and leaves take effect in delivery order on every node") {
   Bus bus({1, 2});
   bus.Configure(RingId{1, 4}, {1, 2}, {1, 2}, {});

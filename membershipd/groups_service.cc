@@ -62,81 +62,36 @@ v1::GroupEvent EventProto(const GroupEvent& event) {
   return out;
 }
 
-GroupOptions OptionsFor(const MembershipDaemon& daemon) {
-  GroupOptions options;
-  options.local_id = daemon.local_node_id();
-  options.max_ring_payload = daemon.max_payload();
-  return options;
-}
-
 }  // namespace
 
-GroupsService::GroupsService(EventLoop& loop, MembershipDaemon& daemon, PeerLookup peer_of)
-    : loop_(loop), daemon_(daemon), peer_of_(std::move(peer_of)), core_(OptionsFor(daemon)) {
-  daemon_.SetGroupsClient(this);
-}
+GroupsService::GroupsService(EventLoop& loop, GroupHost& host, PeerLookup peer_of)
+    : loop_(loop), host_(host), peer_of_(std::move(peer_of)) {}
 
 GroupsService::~GroupsService() {
-  daemon_.SetGroupsClient(nullptr);
   CloseSessions();
 }
 
 void GroupsService::CloseSessions() {
   for (auto& [id, session] : sessions_) {
-    session.hub->Close();
+    session->hub_->Close();
   }
 }
 
-void GroupsService::OnRingDelivery(const Delivery& delivery, absl::string_view payload) {
-  Delivery inner = delivery;
-  inner.payload = std::string(payload);
-  Apply(core_.OnDelivery(inner));
-}
-
-void GroupsService::OnRingChange(const ConfigChange& change) {
-  Apply(core_.OnConfigChange(change));
-}
-
-void GroupsService::Apply(GroupEffects effects) {
-  for (const std::string& line : effects.log) {
-    HA_LOG_INFO("cpg", "%s", line.c_str());
-  }
-  // Events first: submitting may deliver (and so publish) later events at once.
-  for (const SessionEvent& event : effects.events) {
-    auto it = sessions_.find(event.session_id);
-    if (it == sessions_.end()) {
-      continue;
-    }
-    it->second.hub->Publish(EventProto(event.event));
-    // A JoinGroup caller is answered with the change that contains its own join.
-    if (const auto* change = std::get_if<GroupChange>(&event.event)) {
-      for (const GroupMember& m : change->joined) {
-        if (m.node == daemon_.local_node_id() && m.pid == it->second.pid &&
-            m.reason == ChangeReason::kJoin) {
-          auto [first, last] = it->second.join_waiters.equal_range(change->group);
-          for (auto w = first; w != last; ++w) {
-            w->second();
-          }
-          it->second.join_waiters.erase(first, last);
-        }
+void GroupsService::Session::OnGroupEvent(const GroupEvent& event) {
+  hub_->Publish(EventProto(event));
+  // A JoinGroup caller is answered with the change that contains its own join.
+  const auto* change = std::get_if<GroupChange>(&event);
+  if (change == nullptr)
+    return;
+  for (const GroupMember& m : change->joined) {
+    if (m.node == local_node_ && m.pid == pid_ && m.reason == ChangeReason::kJoin) {
+      auto [first, last] = join_waiters_.equal_range(change->group);
+      for (auto w = first; w != last; ++w) {
+        w->second();
       }
+      join_waiters_.erase(first, last);
     }
   }
-  for (RingSend& send : effects.submit) {
-    daemon_.Send(RingService::kGroups, std::move(send.payload), send.safe);
-  }
-}
-
-void GroupsService::AddCounters(std::map<std::string, uint64_t>& counters) const {
-  const GroupCounters& c = core_.counters();
-  counters["cpg.sessions"] = sessions_.size();
-  counters["cpg.groups"] = core_.ListGroups().size();
-  counters["cpg.messages_delivered"] = c.messages_delivered;
-  counters["cpg.frames_stale"] = c.frames_stale;
-  counters["cpg.frames_invalid"] = c.frames_invalid;
-  counters["cpg.messages_ignored"] = c.messages_ignored;
-  counters["cpg.syncs_completed"] = c.syncs_completed;
-  counters["cpg.resent"] = c.resent;
 }
 
 absl::Status GroupsService::CheckOwner(uint64_t session, uint32_t caller_pid) const {
@@ -144,9 +99,9 @@ absl::Status GroupsService::CheckOwner(uint64_t session, uint32_t caller_pid) co
   if (it == sessions_.end()) {
     return absl::NotFoundError(absl::StrCat("no session ", session));
   }
-  if (it->second.pid != caller_pid) {
+  if (it->second->pid_ != caller_pid) {
     return absl::PermissionDeniedError(
-        absl::StrCat("session ", session, " belongs to pid ", it->second.pid));
+        absl::StrCat("session ", session, " belongs to pid ", it->second->pid_));
   }
   return absl::OkStatus();
 }
@@ -166,37 +121,34 @@ grpc::Status GroupsService::Subscribe(grpc::ServerContext* ctx,
   if (!caller.ok()) {
     return ToGrpcStatus(caller.status());
   }
-  const uint64_t id = next_session_.fetch_add(1);
   const uint32_t pid = *caller;
   auto hub = std::make_shared<StreamHub<v1::GroupEvent>>(kSessionQueueLimit, "group events");
-  auto sub =
-      RunOnLoopFlat(loop_,
-                    ctx,
-                    [this, id, pid, hub, name = request->client_name()]()
-                        -> absl::StatusOr<std::shared_ptr<StreamHub<v1::GroupEvent>::Subscriber>> {
-                      GroupEffects effects;
-                      if (absl::Status s = core_.OpenSession(id, pid, name, effects); !s.ok()) {
-                        return s;
-                      }
-                      sessions_[id] = Session{hub, pid, {}};
-                      v1::GroupEvent started;
-                      started.mutable_session_started()->set_session_id(id);
-                      started.mutable_session_started()->set_local_node_id(daemon_.local_node_id());
-                      started.mutable_session_started()->set_pid(pid);
-                      auto subscriber = hub->Subscribe(nullptr, started);
-                      Apply(std::move(effects));
-                      return subscriber;
-                    });
-  if (!sub.ok()) {
-    return ToGrpcStatus(sub.status());
+  struct Opened {
+    uint64_t id = 0;
+    std::shared_ptr<StreamHub<v1::GroupEvent>::Subscriber> subscriber;
+  };
+  auto opened = RunOnLoopFlat(
+      loop_, ctx, [this, pid, hub, name = request->client_name()]() -> absl::StatusOr<Opened> {
+        auto session = std::make_unique<Session>(hub, pid, host_.local_node_id());
+        absl::StatusOr<uint64_t> id = host_.OpenSession(pid, name, session.get());
+        if (!id.ok())
+          return id.status();
+        v1::GroupEvent started;
+        started.mutable_session_started()->set_session_id(*id);
+        started.mutable_session_started()->set_local_node_id(host_.local_node_id());
+        started.mutable_session_started()->set_pid(pid);
+        Opened out{*id, hub->Subscribe(nullptr, started)};
+        sessions_[*id] = std::move(session);
+        return out;
+      });
+  if (!opened.ok()) {
+    return ToGrpcStatus(opened.status());
   }
-  grpc::Status status = hub->Serve(ctx, writer, *sub);
+  grpc::Status status = hub->Serve(ctx, writer, opened->subscriber);
   // The stream ended: the session leaves its groups (PROCDOWN for the others).
-  loop_.Post([this, id] {
-    GroupEffects effects;
-    (void)core_.CloseSession(id, effects);
+  loop_.Post([this, id = opened->id] {
+    host_.CloseSession(id);
     sessions_.erase(id);
-    Apply(std::move(effects));
   });
   return status;
 }
@@ -216,14 +168,15 @@ grpc::Status GroupsService::JoinGroup(grpc::ServerContext* ctx,
       [this, session = request->session_id(), group = request->group(), joined, caller = *caller]()
           -> absl::Status {
         HA_RETURN_IF_ERROR(CheckOwner(session, caller));
-        auto it = sessions_.find(session);
-        GroupEffects effects;
-        absl::Status s = core_.Join(session, group, effects);
-        if (!s.ok()) {
-          return s;
+        Session& s = *sessions_.at(session);
+        // Waiting first: on a one-node ring the join may be delivered before Join returns.
+        auto waiter =
+            s.join_waiters_.emplace(group, [joined] { joined->set_value(absl::OkStatus()); });
+        if (absl::Status status = host_.Join(session, group); !status.ok()) {
+          if (auto it = sessions_.find(session); it != sessions_.end())
+            it->second->join_waiters_.erase(waiter);
+          return status;
         }
-        it->second.join_waiters.emplace(group, [joined] { joined->set_value(absl::OkStatus()); });
-        Apply(std::move(effects));
         return absl::OkStatus();
       });
   if (!queued.ok()) {
@@ -250,10 +203,7 @@ grpc::Status GroupsService::LeaveGroup(grpc::ServerContext* ctx,
                                      group = request->group(),
                                      caller = *caller]() -> absl::Status {
                                       HA_RETURN_IF_ERROR(CheckOwner(session, caller));
-                                      GroupEffects effects;
-                                      absl::Status s = core_.Leave(session, group, effects);
-                                      Apply(std::move(effects));
-                                      return s;
+                                      return host_.Leave(session, group);
                                     });
   return ToGrpcStatus(done);
 }
@@ -274,11 +224,7 @@ grpc::Status GroupsService::Multicast(grpc::ServerContext* ctx,
                                      safe = request->ordering() == v1::SAFE,
                                      caller = *caller]() -> absl::Status {
                                       HA_RETURN_IF_ERROR(CheckOwner(session, caller));
-                                      GroupEffects effects;
-                                      absl::Status s =
-                                          core_.Multicast(session, group, payload, safe, effects);
-                                      Apply(std::move(effects));
-                                      return s;
+                                      return host_.Multicast(session, group, payload, safe);
                                     });
   return ToGrpcStatus(done);
 }
@@ -286,7 +232,7 @@ grpc::Status GroupsService::Multicast(grpc::ServerContext* ctx,
 grpc::Status GroupsService::ListGroups(grpc::ServerContext* ctx,
                                        const v1::ListGroupsRequest* request,
                                        v1::ListGroupsResponse* response) {
-  auto groups = RunOnLoop(loop_, ctx, [this] { return core_.ListGroups(); });
+  auto groups = RunOnLoop(loop_, ctx, [this] { return host_.ListGroups(); });
   if (!groups.ok()) {
     return ToGrpcStatus(groups.status());
   }

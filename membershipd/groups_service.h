@@ -1,8 +1,7 @@
-// The ProcessGroups gRPC service (corosync's CPG) on the daemon: GroupCore driven by the ring's
-// agreed order (as membershipd's RingClient for the kGroups payloads), each Subscribe stream a
-// session with its own bounded event queue.
+// The ProcessGroups gRPC service (corosync's CPG) on the daemon: a front end of the node's
+// GroupHost (group_host.h), each Subscribe stream a session with its own bounded event queue.
 //
-// Threading: GroupCore and the session table live on the loop; handlers post to it.
+// Threading: the host and the session table live on the loop; handlers post to it.
 #pragma once
 
 #include <atomic>
@@ -16,26 +15,20 @@
 #include "common/event_loop.h"
 #include "common/peer_auth.h"
 #include "common/stream_hub.h"
-#include "membershipd/group_core.h"
-#include "membershipd/membership_daemon.h"
+#include "membershipd/group_host.h"
 #include "proto/membership.grpc.pb.h"
 
 namespace ha::membership {
 
-class GroupsService final : public v1::ProcessGroups::Service, public RingClient {
+class GroupsService final : public v1::ProcessGroups::Service {
  public:
   using PeerLookup = std::function<absl::StatusOr<PeerIdentity>(const grpc::ServerContextBase&)>;
-  // REQUIRES: `loop` and `daemon` outlive the service. Registers itself with the daemon.
-  GroupsService(EventLoop& loop, MembershipDaemon& daemon, PeerLookup peer_of);
+  // REQUIRES: `loop` and `host` outlive the service.
+  GroupsService(EventLoop& loop, GroupHost& host, PeerLookup peer_of);
   ~GroupsService() override;
 
   // Ends every session's stream (the daemon stops). Loop thread only.
   void CloseSessions();
-
-  // RingClient (loop thread).
-  void OnRingDelivery(const Delivery& delivery, absl::string_view payload) override;
-  void OnRingChange(const ConfigChange& change) override;
-  void AddCounters(std::map<std::string, uint64_t>& counters) const override;
 
   grpc::Status Subscribe(grpc::ServerContext*,
                          const v1::SubscribeRequest*,
@@ -54,26 +47,30 @@ class GroupsService final : public v1::ProcessGroups::Service, public RingClient
                           v1::ListGroupsResponse*) override;
 
  private:
-  struct Session {
-    std::shared_ptr<StreamHub<v1::GroupEvent>> hub;
-    uint32_t pid = 0;
+  // A Subscribe stream's session: publishes its events and answers JoinGroup callers.
+  class Session final : public GroupSessionSink {
+   public:
+    Session(std::shared_ptr<StreamHub<v1::GroupEvent>> hub, uint32_t pid, uint32_t local_node)
+        : hub_(std::move(hub)), pid_(pid), local_node_(local_node) {}
+    void OnGroupEvent(const GroupEvent& event) override;
+
+    std::shared_ptr<StreamHub<v1::GroupEvent>> hub_;
+    uint32_t pid_ = 0;
+    uint32_t local_node_ = 0;
     // JoinGroup callers waiting for the change that contains their join, by group.
-    std::multimap<std::string, std::function<void()>> join_waiters;
+    std::multimap<std::string, std::function<void()>> join_waiters_;
   };
 
-  void Apply(GroupEffects effects);
   // A session may be used only by the process that opened it (NOT_FOUND, PERMISSION_DENIED).
   absl::Status CheckOwner(uint64_t session, uint32_t caller_pid) const;
   absl::StatusOr<uint32_t> CallerPid(const grpc::ServerContextBase& ctx) const;
 
   EventLoop& loop_;
-  MembershipDaemon& daemon_;
+  GroupHost& host_;
   PeerLookup peer_of_;
-  GroupCore core_;
-  std::atomic<uint64_t> next_session_{1};
 
   // Loop thread only.
-  std::map<uint64_t, Session> sessions_;
+  std::map<uint64_t, std::unique_ptr<Session>> sessions_;
 };
 
 }  // namespace ha::membership

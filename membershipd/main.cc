@@ -1,4 +1,5 @@
-// membershipd: the totem ring, votequorum and (soon) process groups of one node.
+// membershipd: the totem ring, votequorum and process groups (over gRPC and libqb IPC) of one
+// node.
 #include <sched.h>
 #include <sys/mman.h>
 
@@ -7,6 +8,10 @@
 
 #include "common/daemon_runtime.h"
 #include "common/logging.h"
+#include "common/peer_auth.h"
+#include "membershipd/cpg_ipc_protocol.h"
+#include "membershipd/cpg_ipc_server.h"
+#include "membershipd/group_host.h"
 #include "membershipd/groups_service.h"
 #include "membershipd/membership_daemon.h"
 #include "membershipd/membership_services.h"
@@ -49,11 +54,24 @@ int main(int argc, char** argv) {
     rt.AddService(
         rt.Adopt(std::make_unique<ha::membership::MembershipService>(rt.loop(), *daemon)));
     rt.AddService(rt.Adopt(std::make_unique<ha::membership::QuorumService>(rt.loop(), *daemon)));
+    auto* host = rt.Adopt(std::make_unique<ha::membership::GroupHost>(*daemon));
     auto* groups = rt.Adopt(std::make_unique<ha::membership::GroupsService>(
-        rt.loop(), *daemon, [&rt](const grpc::ServerContextBase& ctx) {
+        rt.loop(), *host, [&rt](const grpc::ServerContextBase& ctx) {
           return rt.server()->PeerOf(ctx);
         }));
     rt.AddService(groups);
+    // CPG over libqb IPC, named after the run folder, with the gRPC server's caller policy.
+    absl::StatusOr<ha::PeerPolicy> policy = ha::PeerPolicy::FromConfig(rt.config().uidgid);
+    if (!policy.ok())
+      return policy.status();
+    ha::membership::CpgIpcServerOptions ipc;
+    ipc.service_name = ha::membership::cpg_ipc::ServiceName(rt.config().system.run_dir);
+    ipc.policy = *policy;
+    absl::StatusOr<std::unique_ptr<ha::membership::CpgIpcServer>> ipc_server =
+        ha::membership::CpgIpcServer::Start(rt.loop(), rt.clock(), *host, std::move(ipc));
+    if (!ipc_server.ok())
+      return ipc_server.status();
+    rt.Adopt(*std::move(ipc_server));
     rt.SetStopHandler([&rt, daemon, groups] {
       groups->CloseSessions();
       daemon->Leave([&rt, daemon] {

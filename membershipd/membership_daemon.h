@@ -22,6 +22,7 @@
 #include "common/event_loop.h"
 #include "common/stream_hub.h"
 #include "config/cluster_config.h"
+#include "membershipd/deadline_timer.h"
 #include "membershipd/fault_layer.h"
 #include "membershipd/frame_crypto.h"
 #include "membershipd/rrp.h"
@@ -41,6 +42,9 @@ class RingClient {
   virtual ~RingClient() = default;
   virtual void OnRingDelivery(const Delivery& delivery, absl::string_view payload) = 0;
   virtual void OnRingChange(const ConfigChange& change) = 0;
+  // True for a payload (service byte stripped) queued before the last ring change that the
+  // ring would deliver as stale; called right after OnRingChange.
+  virtual bool IsStaleRingPayload(absl::string_view payload) const = 0;
   // Adds its runtime counters ("cpg.*") to `counters`.
   virtual void AddCounters(std::map<std::string, uint64_t>& counters) const = 0;
 };
@@ -120,6 +124,8 @@ class MembershipDaemon {
   void FinishLeave();
   void ApplyQuorum(VoteQuorum::Effects effects);
   void OnConfigChange(const ConfigChange& change);
+  // Drops queued group frames of the configuration that just ended (counted).
+  void DropStaleGroupFrames();
   void OnDelivery(const Delivery& delivery);
   void RescheduleTimer();
   void OnTimer();
@@ -164,10 +170,12 @@ class MembershipDaemon {
   ConfigChange last_change_;                                    // the configuration the APIs show
   std::deque<Effects> queued_;  // effects produced while others are being applied
   bool applying_ = false;
-  std::optional<EventLoop::TimerId> timer_;
+  // The core's and the ring layer's next deadline, and the pause check: timerfds
+  // (deadline_timer.h).
+  std::unique_ptr<DeadlineTimer> timer_;
   std::optional<absl::Time> timer_deadline_;
+  std::unique_ptr<DeadlineTimer> pause_timer_;
   std::optional<EventLoop::TimerId> quorum_timer_;
-  EventLoop::TimerId pause_timer_ = 0;
   absl::Time last_activity_;
   uint64_t persisted_ring_seq_ = 0;
 

@@ -250,7 +250,9 @@ absl::Status TotemCore::Submit(absl::Time now, std::string payload, bool safe, E
   }
   send_queue_.push_back(Pending{std::move(payload), safe});
   if (state_ == TotemState::kOperational) {
-    if (held_token_) {
+    if (held_token_ && Successor(cur_.members) != options_.local_id) {
+      SendOnHeldToken(now);
+    } else if (held_token_) {
       held_token_->set_idle_rotations(0);
       ReleaseHeldToken(now);
     } else if (ring_idle_ && !hold_cancel_sent_ && cur_.members.front() != options_.local_id) {
@@ -270,6 +272,17 @@ absl::Status TotemCore::Submit(absl::Time now, std::string payload, bool safe, E
   return absl::OkStatus();
 }
 
+size_t TotemCore::DropQueued(absl::FunctionRef<bool(const std::string& payload)> drop) {
+  const size_t before = send_queue_.size();
+  send_queue_.erase(std::remove_if(send_queue_.begin(),
+                                   send_queue_.end(),
+                                   [&](const Pending& p) { return drop(p.payload); }),
+                    send_queue_.end());
+  const size_t dropped = before - send_queue_.size();
+  counters_.send_queue_dropped += dropped;
+  return dropped;
+}
+
 Effects TotemCore::Leave(absl::Time now) {
   (void)now;
   if (started_ && !stopped_) {
@@ -284,7 +297,7 @@ Effects TotemCore::Leave(absl::Time now) {
 // ---------------------------------------------------------------------------------------------
 // State transitions
 
-void TotemCore::EnterGather(absl::Time now, const char* why) {
+void TotemCore::EnterGather(absl::Time now, const char* why, bool check_consensus) {
   if (state_ != TotemState::kGather) {
     ++counters_.gather_entered;
     if (gather_since_operational_) {
@@ -324,7 +337,9 @@ void TotemCore::EnterGather(absl::Time now, const char* why) {
                                       absl::StrJoin(fail_, ","),
                                       "]"));
   ScheduleJoin(now);
-  CheckConsensus(now);
+  if (check_consensus) {
+    CheckConsensus(now);
+  }
 }
 
 void TotemCore::EnterCommit(absl::Time now, const wire::CommitToken& token) {
@@ -485,6 +500,7 @@ void TotemCore::EnterOperational(absl::Time now) {
   proc_ = ToSet(cur_.members);
   fail_.clear();
   consensus_.clear();
+  join_ring_seq_.clear();
   commit_.reset();
   recovery_queue_.clear();
   recovery_high_ = 0;
@@ -558,9 +574,28 @@ void TotemCore::HandleMessage(absl::Time now, NodeId from, const wire::Message& 
 }
 
 bool TotemCore::JoinIsStale(const wire::Join& join, NodeId from) const {
-  // A join sent before the current ring formed: its sender is a member and had not seen this
-  // ring's seq. (A restarted member comes back with its persisted ring seq, so it is not stale.)
-  return Contains(cur_.members, from) && join.ring_seq() < cur_.id.seq;
+  // A join sent before its sender installed a ring I know it installed: it had not seen that
+  // ring's seq yet, so it speaks of a view it left since (a restarted node comes back with its
+  // persisted ring seq, so it is not stale). I know it for the members of my last ring, and, while
+  // a ring forms, for every member that wrote its old ring into the commit token.
+  if (Contains(cur_.members, from) && join.ring_seq() < cur_.id.seq) {
+    return true;
+  }
+  if (state_ != TotemState::kOperational) {
+    // Overtaken by a later join of the same sender (since this node left operational).
+    auto it = join_ring_seq_.find(from);
+    if (it != join_ring_seq_.end() && join.ring_seq() < it->second) {
+      return true;
+    }
+  }
+  if ((state_ == TotemState::kCommit || state_ == TotemState::kRecovery) && commit_) {
+    for (const auto& info : commit_->info()) {
+      if (info.node_id() == from && info.filled() && join.ring_seq() < info.old_ring_id().seq()) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 void TotemCore::HandleJoin(absl::Time now, NodeId from, const wire::Join& join) {
@@ -568,6 +603,17 @@ void TotemCore::HandleJoin(absl::Time now, NodeId from, const wire::Join& join) 
   max_ring_seq_ = std::max(max_ring_seq_, join.ring_seq());
   const std::set<NodeId> join_proc = ToSet(join.proc());
   const std::set<NodeId> join_fail = ToSet(join.fail());
+  if (JoinIsStale(join, from)) {
+    // Delayed from an older gather: in gather it would bring back a view since left (failing
+    // nodes that are fine), while a ring forms it would abort it.
+    ++counters_.join_stale;
+    ++counters_.rx_msg_dropped;
+    return;
+  }
+  if (state_ != TotemState::kOperational) {
+    uint64_t& seen = join_ring_seq_[from];
+    seen = std::max(seen, join.ring_seq());
+  }
 
   if (state_ == TotemState::kCommit || state_ == TotemState::kRecovery) {
     const uint64_t forming_seq = commit_ ? commit_->ring_id().seq() : next_.id.seq;
@@ -579,12 +625,15 @@ void TotemCore::HandleJoin(absl::Time now, NodeId from, const wire::Join& join) 
       return;
     }
     // A member of the forming ring changed its mind: form again.
-    EnterGather(now, "join while forming");
+    ++counters_.formation_aborted;
+    EnterGather(
+        now,
+        absl::StrCat("join while forming from node ",
+                     from,
+                     join.ring_seq() >= forming_seq ? " (after the commit token)" : " (a new view)")
+            .c_str(),
+        false);
   } else if (state_ == TotemState::kOperational) {
-    if (JoinIsStale(join, from)) {
-      ++counters_.rx_msg_dropped;
-      return;
-    }
     if (!Contains(cur_.members, from) && join_fail.count(options_.local_id) != 0) {
       // A gather elsewhere that excluded this ring: let it finish; its ring and this one merge
       // afterwards from fresh views. Following it now would exclude it in turn, and the two
@@ -592,7 +641,7 @@ void TotemCore::HandleJoin(absl::Time now, NodeId from, const wire::Join& join) 
       ++counters_.rx_msg_dropped;
       return;
     }
-    EnterGather(now, "join while operational");
+    EnterGather(now, "join while operational", false);
   }
 
   // Gather: Totem's join processing.
@@ -602,9 +651,11 @@ void TotemCore::HandleJoin(absl::Time now, NodeId from, const wire::Join& join) 
     return;
   }
   if (IsSubset(join_proc, proc_) && IsSubset(join_fail, fail_)) {
+    CheckConsensus(now);
     return;  // the sender is behind; it learns from my joins
   }
   if (fail_.count(from) != 0) {
+    CheckConsensus(now);
     return;
   }
   proc_.insert(join_proc.begin(), join_proc.end());
@@ -794,42 +845,7 @@ void TotemCore::ProcessToken(absl::Time now, wire::Token token) {
     token.add_rtr(seq);
   }
 
-  // Send within flow control: max_messages per visit, window_size per rotation.
-  const int64_t others_fcc = std::max<int64_t>(0, int64_t{token.fcc()} - my_fcc_);
-  const int64_t allowed = std::max<int64_t>(
-      0, std::min<int64_t>(options_.max_messages, options_.window_size - others_fcc));
-  uint32_t sent = 0;
-  while (sent < allowed) {
-    wire::Message message;
-    if (recovery) {
-      if (recovery_queue_.empty()) {
-        break;
-      }
-      *message.mutable_recovered() = std::move(recovery_queue_.front());
-      recovery_queue_.pop_front();
-    } else {
-      if (send_queue_.empty()) {
-        break;
-      }
-      message.set_payload(std::move(send_queue_.front().payload));
-      message.set_safe(send_queue_.front().safe);
-      send_queue_.pop_front();
-    }
-    *message.mutable_ring_id() = ToWire(log.id);
-    message.set_seq(token.seq() + 1);
-    message.set_origin(options_.local_id);
-    token.set_seq(token.seq() + 1);
-    Multicast(log, std::move(message));
-    ++sent;
-  }
-  token.set_fcc(static_cast<uint32_t>(others_fcc + sent));
-  my_fcc_ = sent;
-  const uint32_t pending =
-      static_cast<uint32_t>(recovery ? recovery_queue_.size() : send_queue_.size());
-  token.set_backlog(
-      static_cast<uint32_t>(std::max<int64_t>(0, int64_t{token.backlog()} - my_backlog_)) +
-      pending);
-  my_backlog_ = pending;
+  const uint32_t sent = SendOnToken(log, token, recovery);
 
   // All-received-up-to.
   if (log.aru < token.aru() || token.aru_id() == options_.local_id || token.aru_id() == 0) {
@@ -891,6 +907,47 @@ void TotemCore::ProcessToken(absl::Time now, wire::Token token) {
   ForwardToken(now, std::move(token), hold);
 }
 
+uint32_t TotemCore::SendOnToken(RingLog& log, wire::Token& token, bool recovery) {
+  // Send within flow control: max_messages per visit, window_size per rotation.
+  const int64_t others_fcc = std::max<int64_t>(0, int64_t{token.fcc()} - my_fcc_);
+  const int64_t allowed = std::max<int64_t>(
+      0, std::min<int64_t>(options_.max_messages, options_.window_size - others_fcc));
+  uint32_t sent = 0;
+  while (sent < allowed) {
+    wire::Message message;
+    if (recovery) {
+      if (recovery_queue_.empty()) {
+        break;
+      }
+      *message.mutable_recovered() = std::move(recovery_queue_.front());
+      recovery_queue_.pop_front();
+    } else {
+      if (send_queue_.empty()) {
+        break;
+      }
+      message.set_payload(std::move(send_queue_.front().payload));
+      message.set_safe(send_queue_.front().safe);
+      send_queue_.pop_front();
+    }
+    *message.mutable_ring_id() = ToWire(log.id);
+    message.set_seq(token.seq() + 1);
+    message.set_origin(options_.local_id);
+    token.set_seq(token.seq() + 1);
+    Multicast(log, std::move(message));
+    ++sent;
+  }
+  token.set_fcc(static_cast<uint32_t>(others_fcc + sent));
+  my_fcc_ = sent;
+  const uint32_t pending =
+      static_cast<uint32_t>(recovery ? recovery_queue_.size() : send_queue_.size());
+  token.set_backlog(
+      static_cast<uint32_t>(std::max<int64_t>(0, int64_t{token.backlog()} - my_backlog_)) +
+      pending);
+  my_backlog_ = pending;
+
+  return sent;
+}
+
 void TotemCore::ForwardToken(absl::Time now, wire::Token token, bool hold) {
   RingLog& log = ActiveLog();
   token.set_token_seq(std::max(token.token_seq(), log.last_token_seq) + 1);
@@ -926,6 +983,30 @@ void TotemCore::ReleaseHeldToken(absl::Time now) {
   *packet.mutable_token() = std::move(token);
   ++counters_.orf_token_tx;
   SendTokenLike(now, std::move(packet), next, seq);
+}
+
+void TotemCore::SendOnHeldToken(absl::Time now) {
+  // The visit that holds the token is not over: what was just submitted goes out on it now,
+  // within flow control, and the token goes on (it no longer waits for `hold`).
+  wire::Token token = std::move(*held_token_);
+  held_token_.reset();
+  hold_at_.reset();
+  const uint32_t sent = SendOnToken(cur_, token, false);
+  if (sent > 0) {
+    if (cur_.aru < token.aru() || token.aru_id() == options_.local_id || token.aru_id() == 0) {
+      token.set_aru(cur_.aru);
+      token.set_aru_id(cur_.aru == token.seq() ? 0 : options_.local_id);
+    }
+    rep_last_seq_ = token.seq();
+  }
+  token.set_idle_rotations(0);
+  ring_idle_ = false;
+  DeliverReady(cur_);
+  const uint64_t seq = token.seq();
+  wire::Packet packet = NewPacket();
+  *packet.mutable_token() = std::move(token);
+  ++counters_.orf_token_tx;
+  SendTokenLike(now, std::move(packet), Successor(cur_.members), seq);
 }
 
 void TotemCore::SendTokenLike(absl::Time now, wire::Packet packet, NodeId to, uint64_t seq) {

@@ -24,7 +24,8 @@
 //  1. Only the representative holds an idle ring's token (for `hold`), instead of every member,
 //     so an idle rotation costs one hold (the member before it may resend the token once during
 //     a hold longer than token_retransmit; the copy is dropped); a member with something to send
-//     unicasts TokenHoldCancel to it.
+//     unicasts TokenHoldCancel to it; the representative's own Submit goes out on the held token
+//     at once (the visit is not over), then the token goes on.
 //  6. A new message of the current ring (a seq never seen) also restarts the token loss timer:
 //     someone held the token just now. Each lost hop of a rotation delays the token by a
 //     retransmit interval, and on a busy ring this keeps scattered losses from adding up.
@@ -39,7 +40,16 @@
 //     members that left.
 //  4. While in kCommit or kRecovery, a join from a member of the forming ring aborts it when it is
 //     fresh: sent after the commit token (ring_seq) or announcing sets that are not a subset of
-//     the agreed ones, so a view change during formation does not wait for a token loss.
+//     the agreed ones, so a view change during formation does not wait for a token loss. In every
+//     state a stale join is dropped: one whose ring_seq is below the seq of a ring its sender is
+//     known to have installed (my last ring, if it was a member; the old ring it wrote into the
+//     forming ring's commit token), i.e. sent before that ring formed; and outside operational,
+//     one whose ring_seq is below that of a join already received from the same sender since
+//     this node left operational (overtaken on the way). A restarted node whose persisted ring
+//     seq is lower learns the higher one from the joins of the nodes that drop its own.
+//  7. A join that makes an operational node (or a forming ring's member) gather is processed
+//     before consensus is checked: a ring of the node's current view alone (a ring of one, for a
+//     node alone) must not form at once, ignoring the join, only to be left at the next join.
 //  5. The commit token is retransmitted like the regular token.
 #pragma once
 
@@ -53,6 +63,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "proto/totem_wire.pb.h"
@@ -153,6 +164,9 @@ struct TotemCounters {
   uint64_t delivered = 0;
   uint64_t old_ring_discarded = 0;       // old-ring messages after a hole, dropped at a transition
   uint64_t peer_unreachable_failed = 0;  // members failed on the transport's signal
+  uint64_t join_stale = 0;          // joins sent before a ring their sender installed (dropped)
+  uint64_t formation_aborted = 0;   // forming rings abandoned for a member's fresh join
+  uint64_t send_queue_dropped = 0;  // queued messages dropped for the layer above (DropQueued)
 };
 
 class TotemCore {
@@ -174,6 +188,11 @@ class TotemCore {
   // Queues a message for the ring. RESOURCE_EXHAUSTED when the queue is full, INVALID_ARGUMENT
   // when it is too big. `effects` receives a hold cancel or the release of a held token.
   absl::Status Submit(absl::Time now, std::string payload, bool safe, Effects& effects);
+  // Drops the queued messages (submitted, not multicast yet) for which `drop` is true, keeping
+  // the others in order; returns how many it dropped. For a layer above whose queued messages
+  // became useless, such as process-group frames of a configuration that ended
+  // (GroupCore::IsStaleFrame, at each configuration change). Never touches what is on the ring.
+  size_t DropQueued(absl::FunctionRef<bool(const std::string& payload)> drop);
   // Graceful leave: tells the others, who drop this node at once. The core is then stopped:
   // every later call is ignored.
   Effects Leave(absl::Time now);
@@ -183,6 +202,8 @@ class TotemCore {
   const std::vector<NodeId>& members() const { return cur_.members; }
   const TotemCounters& counters() const { return counters_; }
   size_t send_queue_size() const { return send_queue_.size(); }
+  // Whether this node holds the token of an idle ring (deviation 1) right now.
+  bool holds_token() const { return held_token_.has_value(); }
   // The highest ring seq seen: the driver persists it across restarts (TotemOptions).
   uint64_t max_ring_seq() const { return max_ring_seq_; }
 
@@ -213,7 +234,9 @@ class TotemCore {
   };
 
   // State transitions.
-  void EnterGather(absl::Time now, const char* why);
+  // `check_consensus` false: the caller goes on to process a join first (a join that made this
+  // node gather must count before a ring of the current view could form at once).
+  void EnterGather(absl::Time now, const char* why, bool check_consensus = true);
   void EnterCommit(absl::Time now, const wire::CommitToken& token);
   void EnterRecovery(absl::Time now, const wire::CommitToken& token);
   void EnterOperational(absl::Time now);
@@ -239,6 +262,12 @@ class TotemCore {
   void ForwardToken(absl::Time now, wire::Token token, bool hold);
   void SendTokenLike(absl::Time now, wire::Packet packet, NodeId to, uint64_t progress_seq);
   void ReleaseHeldToken(absl::Time now);
+  // Sends what is queued (within flow control) on the token the representative holds, then
+  // passes it on: a local Submit need not wait a rotation.
+  void SendOnHeldToken(absl::Time now);
+  // Multicasts queued (or, in recovery, old-ring) messages on `token` within flow control and
+  // updates its seq, fcc and backlog; returns how many it sent.
+  uint32_t SendOnToken(RingLog& log, wire::Token& token, bool recovery);
   void Multicast(RingLog& log, wire::Message message);
   void DeliverReady(RingLog& log);
   void CollectGarbage(RingLog& log, uint64_t all_received);
@@ -287,6 +316,9 @@ class TotemCore {
   std::set<NodeId> proc_;
   std::set<NodeId> fail_;
   std::set<NodeId> consensus_;  // nodes that announced exactly proc_/fail_
+  // Outside operational: the highest ring_seq each node's joins carried since this node left
+  // operational (a lower one is from an older join, overtaken on the way).
+  std::map<NodeId, uint64_t> join_ring_seq_;
   bool gather_since_operational_ = false;
 
   // Commit / recovery.

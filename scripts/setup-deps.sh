@@ -10,11 +10,18 @@ packages=(
   libqb-dev libqb-tools
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev catch2 libpugixml-dev libssl-dev libcli11-dev nlohmann-json3-dev libbz2-dev
+  # Corosync's client libraries: the corosync membership provider (system.membership_provider)
+  libcpg-dev libquorum-dev libcorosync-common-dev
   # resource agents that lrmd's tests run (ocf:heartbeat:*, ocf:pacemaker:*)
   resource-agents pacemaker-resource-agents
   fence-agents  # the fence agents stonithd runs (its tests use fence_dummy)
+  cluster-glue  # legacy STONITH plugins (stonith, null, external/*) through fence_legacy_glue
+  # lrmd's systemd-class test boots a private systemd in namespaces (util-linux's unshare/nsenter)
+  systemd util-linux
   # what the local-cluster script and the end-to-end tests run
   iproute2 procps psmisc iptables nftables python3
+  # the VIPcheck agent's probes (agents/ocf/VIPcheck) and its test
+  iputils-arping iputils-ping
   # the reference implementation: its corosync.conf is a parser test input, and the benchmarks
   # run it side by side with ours (never started as a service here)
   corosync

@@ -7,6 +7,7 @@
 // restarts, and a change is seen within `interval`, which is enough for configuration.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <thread>
 
@@ -27,8 +28,13 @@ class CibSource {
   ~CibSource();  // stops and joins the thread
 
   void Start();
-  // Asks the thread to stop (it ends at its next check). Thread-safe.
-  void Stop() { stop_.Notify(); }
+  // Asks the thread to stop (it ends at its next check). Thread-safe; idempotent (the daemon's
+  // stop handler and the destructor both call it, and a Notification must be notified once).
+  void Stop() {
+    if (!stopping_.exchange(true)) {
+      stop_.Notify();
+    }
+  }
 
  private:
   void Run();
@@ -40,6 +46,7 @@ class CibSource {
   std::string socket_;
   absl::Duration interval_;
   absl::Notification stop_;
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
   std::string digest_;  // of the CIB last applied; poller thread only
   bool reported_down_ = false;

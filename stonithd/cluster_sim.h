@@ -2,12 +2,15 @@
 // agreed-order bus like membershipd's process groups: a multicast is ordered 1-30 ms after it is
 // sent (dropped when its sender left meanwhile) and delivered to the members of that moment, each
 // at its own pace but in the one order; a view change is ordered the same way. Agent runs are
-// decided by the test, as in fencing_sim.h.
+// decided by the test, as in fencing_sim.h. A node that learns it was fenced (FencedSelf) stops
+// as the daemon's stack does: it leaves the bus and handles nothing more. Isolate and Heal split
+// a member from the others and merge it back with the same session (a partition that heals).
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -25,6 +28,10 @@ class Bus {
   Bus(World& world, uint64_t seed) : world_(world), rng_(seed) {}
   void Join(ClusterNode* node);
   void Leave(const GroupMember& member);
+  // `node` alone on its side (it sees a view of itself, the others a view without it); its
+  // multicasts go nowhere until Heal puts it back in the others' views, session unchanged.
+  void Isolate(ClusterNode* node);
+  void Heal(ClusterNode* node);
   void Send(const GroupMember& from, std::string payload);
   absl::Duration Uniform(int64_t lo_ms, int64_t hi_ms) {
     return absl::Milliseconds(std::uniform_int_distribution<int64_t>(lo_ms, hi_ms)(rng_));
@@ -52,10 +59,13 @@ class ClusterNode {
         agent_(std::move(agent)) {}
 
   FencingCluster& cluster() { return cluster_; }
+  const FencingCluster& cluster() const { return cluster_; }
   const GroupMember& id() const { return id_; }
   const std::string& name() const { return name_; }
   bool alive() const { return alive_; }
   void Kill() { alive_ = false; }
+  // Set when the node learned it was fenced and stopped (its stack's fatal exit).
+  const std::optional<FencedSelf>& fenced() const { return fenced_; }
 
   void Feed(ClusterEvent event) {
     if (!alive_) {
@@ -66,9 +76,16 @@ class ClusterNode {
     for (std::string& payload : fx.multicasts) {
       bus_.Send(id_, std::move(payload));
     }
+    if (fx.fenced_self.has_value()) {
+      fenced_ = std::move(fx.fenced_self);
+      alive_ = false;
+      bus_.Leave(id_);
+    }
   }
 
   const std::vector<RunAgent>& runs() const { return runs_; }
+  // The runs cancelled while they ran (their agent killed).
+  const std::vector<int64_t>& cancelled() const { return cancelled_; }
   const std::vector<FenceRecord>& changes() const { return changes_; }
   const FenceRecord* Last(const std::string& id) const {
     for (auto it = changes_.rbegin(); it != changes_.rend(); ++it) {
@@ -96,6 +113,9 @@ class ClusterNode {
         StartRun(*run);
       } else if (const auto* cancel_run = std::get_if<CancelRun>(&effect)) {
         int64_t id = cancel_run->run_id;
+        if (outstanding_.count(id) > 0) {
+          cancelled_.push_back(id);
+        }
         world_.At(world_.now(), [this, id] { Finish(id, lrmd::ExecStatus::kCancelled, -1, ""); });
       } else if (const auto* changed = std::get_if<OperationChanged>(&effect)) {
         changes_.push_back(changed->record);
@@ -144,9 +164,11 @@ class ClusterNode {
   FencingCluster cluster_;
   Agent agent_;
   bool alive_ = true;
+  std::optional<FencedSelf> fenced_;
   std::map<TimerKey, uint64_t> timer_gen_;
   std::set<int64_t> outstanding_;
   std::vector<RunAgent> runs_;
+  std::vector<int64_t> cancelled_;
   std::vector<FenceRecord> changes_;
 };
 
@@ -167,6 +189,23 @@ inline void Bus::Leave(const GroupMember& member) {
   std::vector<GroupMember> view;
   for (const auto& [m, n] : members_) {
     view.push_back(m);
+  }
+  Order([view](ClusterNode* n) { n->Feed(GroupView{view}); });
+}
+
+inline void Bus::Isolate(ClusterNode* node) {
+  Leave(node->id());
+  const GroupMember self = node->id();
+  absl::Time at = std::max(world_.now() + Uniform(0, 20), last_[self]);
+  last_[self] = at;
+  world_.At(at, [node, self] { node->Feed(GroupView{{self}}); });
+}
+
+inline void Bus::Heal(ClusterNode* node) {
+  members_[node->id()] = node;
+  std::vector<GroupMember> view;
+  for (const auto& [member, n] : members_) {
+    view.push_back(member);
   }
   Order([view](ClusterNode* n) { n->Feed(GroupView{view}); });
 }

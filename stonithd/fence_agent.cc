@@ -1,5 +1,7 @@
 #include "stonithd/fence_agent.h"
 
+#include <unistd.h>
+
 #include <pugixml.hpp>
 
 #include "absl/strings/ascii.h"
@@ -22,7 +24,7 @@ bool IsTrue(const char* value) {
 // Parameters the fencer handles itself and never passes to the agent.
 bool IsFencerParameter(const std::string& name) {
   return name.rfind("pcmk_", 0) == 0 || name == "action" || name == "crm_feature_set" ||
-         name.find("CRM_meta") != std::string::npos;
+         name == "provides" || name.find("CRM_meta") != std::string::npos;
 }
 
 absl::Status CheckArgument(std::string_view name, std::string_view value) {
@@ -152,11 +154,68 @@ bool IsSecretParameter(std::string_view name) {
          lower.find("password") != std::string::npos;
 }
 
+namespace {
+bool Executable(const std::string& path) {
+  return access(path.c_str(), X_OK) == 0;
+}
+bool Exists(const std::string& path) {
+  return access(path.c_str(), F_OK) == 0;
+}
+}  // namespace
+
+AgentKind KindOfAgent(std::string_view agent, const FenceAgentPaths& paths) {
+  if (agent.find('/') != std::string_view::npos)
+    return AgentKind::kLegacyPlugin;
+  if (agent.empty() || Executable(absl::StrCat(paths.bin_dir, "/", Sv(agent))))
+    return AgentKind::kFenceAgent;
+  if (Exists(absl::StrCat(paths.legacy_plugin_dir, "/stonith2/", Sv(agent), ".so")))
+    return AgentKind::kLegacyPlugin;
+  return AgentKind::kFenceAgent;
+}
+
+absl::Status CheckAgentInstalled(std::string_view agent, const FenceAgentPaths& paths) {
+  if (!IsValidAgentType(agent)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", Sv(agent), "' is not a fence agent or STONITH plugin name"));
+  }
+  if (KindOfAgent(agent, paths) == AgentKind::kFenceAgent) {
+    const std::string path = absl::StrCat(paths.bin_dir, "/", Sv(agent));
+    if (!Executable(path)) {
+      return absl::NotFoundError(
+          absl::StrCat("the fence agent ", Sv(agent), " is not installed (", path, ")"));
+    }
+    return absl::OkStatus();
+  }
+  const std::string adapter = absl::StrCat(paths.bin_dir, "/", paths.legacy_adapter);
+  if (!Executable(adapter)) {
+    return absl::NotFoundError(absl::StrCat(
+        "the STONITH plugin adapter for ", Sv(agent), " is not installed (", adapter, ")"));
+  }
+  const size_t slash = agent.find('/');
+  const std::string module = std::string(agent.substr(0, slash));
+  const std::string so = absl::StrCat(paths.legacy_plugin_dir, "/stonith2/", module, ".so");
+  if (!Exists(so)) {
+    return absl::NotFoundError(
+        absl::StrCat("the STONITH plugin ", Sv(agent), " is not installed (", so, ")"));
+  }
+  if (slash != std::string_view::npos) {
+    const std::string member = absl::StrCat(paths.legacy_plugin_dir, "/", Sv(agent));
+    if (!Exists(member)) {
+      return absl::NotFoundError(
+          absl::StrCat("the STONITH plugin ", Sv(agent), " is not installed (", member, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> BuildAgentStdin(const FenceDevice& device,
                                             std::string_view action,
-                                            std::string_view target) {
+                                            std::string_view target,
+                                            std::string_view plugin) {
   std::vector<std::pair<std::string, std::string>> args;
   args.emplace_back("action", device.AgentAction(action));
+  if (!plugin.empty())
+    args.emplace_back("plugin", std::string(plugin));
   if (!target.empty()) {
     args.emplace_back("nodename", std::string(target));
     const std::string& host_arg = device.host_argument;
@@ -214,6 +273,17 @@ absl::StatusOr<lrmd::AgentCommand> BuildFenceCommand(const FenceDevice& device,
                                                      std::string_view action,
                                                      std::string_view target,
                                                      const FenceAgentPaths& paths) {
+  if (KindOfAgent(device.agent, paths) == AgentKind::kLegacyPlugin) {
+    if (!IsValidAgentType(device.agent)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", device.agent, "' is not a STONITH plugin name"));
+    }
+    absl::StatusOr<std::string> in = BuildAgentStdin(device, action, target, device.agent);
+    if (!in.ok()) {
+      return in.status();
+    }
+    return CommandFor(paths.legacy_adapter, action, std::move(*in), paths);
+  }
   absl::StatusOr<std::string> in = BuildAgentStdin(device, action, target);
   if (!in.ok()) {
     return in.status();
@@ -223,6 +293,16 @@ absl::StatusOr<lrmd::AgentCommand> BuildFenceCommand(const FenceDevice& device,
 
 absl::StatusOr<lrmd::AgentCommand> BuildMetadataCommand(std::string_view agent,
                                                         const FenceAgentPaths& paths) {
+  if (KindOfAgent(agent, paths) == AgentKind::kLegacyPlugin) {
+    if (!IsValidAgentType(agent)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", Sv(agent), "' is not a STONITH plugin name"));
+    }
+    return CommandFor(paths.legacy_adapter,
+                      "metadata",
+                      absl::StrCat("action=metadata\nplugin=", Sv(agent), "\n"),
+                      paths);
+  }
   return CommandFor(agent, "metadata", "action=metadata\n", paths);
 }
 

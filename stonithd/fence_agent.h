@@ -8,6 +8,10 @@
 //  - exit 0 is success; for status, 0 means on, 2 off, 1 unknown (an error);
 //  - it runs with lrmd's ProcessRunner: its own process group, killed (the group) on timeout,
 //    output kept bounded.
+// Legacy STONITH plugins (cluster-glue's, `stonith -L`) run through the same interface: the
+// adapter agents/stonith/fence_legacy_glue (a fence agent, installed beside them) gets the
+// plugin's type as `plugin=TYPE` on its stdin and calls cluster-glue's `stonith` command
+// (KindOfAgent says which types are plugins).
 // The agent's meta-data (action=metadata) is XML: <resource-agent> with <parameters> and
 // <actions>, parsed here for what the fencer needs.
 #pragma once
@@ -63,18 +67,39 @@ bool IsSecretParameter(std::string_view name);
 
 struct FenceAgentPaths {
   std::string bin_dir = "/usr/sbin";  // where fence_* live (Pacemaker's PCMK__FENCE_BINDIR)
+  // The adapter that runs legacy plugins, a fence agent in bin_dir.
+  std::string legacy_adapter = "fence_legacy_glue";
+  // cluster-glue's plugins: stonith2/NAME.so, and PREFIX/NAME for a family's members (external/).
+  std::string legacy_plugin_dir = "/usr/lib/stonith/plugins";
   std::vector<std::string> base_env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"};
 };
+
+// How a device's type runs. The rule: a type with a '/' ("external/ssh", PREFIX/NAME) is a legacy
+// plugin; a type without one is a fence agent when bin_dir holds an executable of that name
+// (fence agents win, as in Pacemaker), else a legacy plugin when
+// <legacy_plugin_dir>/stonith2/TYPE.so exists ("null", "meatware", "ssh"), else a fence agent
+// (that is not installed).
+enum class AgentKind { kFenceAgent, kLegacyPlugin };
+AgentKind KindOfAgent(std::string_view agent, const FenceAgentPaths& paths);
+
+// NotFound when what runs `agent` is missing: the fence agent; for a legacy plugin the adapter,
+// the plugin's stonith2/*.so (PREFIX.so for PREFIX/NAME) and a family member's file
+// (<legacy_plugin_dir>/PREFIX/NAME). InvalidArgument for a type IsValidAgentType refuses.
+absl::Status CheckAgentInstalled(std::string_view agent, const FenceAgentPaths& paths);
 
 // The stdin of an agent run: `action` is the fencer's action (off, on, reboot, status, list,
 // monitor, metadata), mapped through pcmk_<action>_action; `target` is empty for device-level
 // actions (list, monitor, metadata). InvalidArgument when a name or value holds a newline or a
-// name an '=' (it would inject other arguments).
+// name an '=' (it would inject other arguments). `plugin`, when not empty, is passed as
+// `plugin=` after the action (the legacy adapter's plugin type; a configured `plugin` parameter
+// is then dropped).
 absl::StatusOr<std::string> BuildAgentStdin(const FenceDevice& device,
                                             std::string_view action,
-                                            std::string_view target);
+                                            std::string_view target,
+                                            std::string_view plugin = {});
 
-// The command for running `action` of `device` against `target`.
+// The command for running `action` of `device` against `target` (a legacy plugin's through the
+// adapter, with plugin=TYPE).
 absl::StatusOr<lrmd::AgentCommand> BuildFenceCommand(const FenceDevice& device,
                                                      std::string_view action,
                                                      std::string_view target,

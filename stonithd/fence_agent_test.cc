@@ -3,6 +3,7 @@
 #include "stonithd/fence_agent.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -209,6 +210,133 @@ TEST_CASE("fence_dummy from fence-agents: list, status, monitor, off, reboot") {
   CHECK(h.Run(dummy, "status", "node1").power == PowerState::kOn);
   std::string rm = absl::StrCat("rm -rf '", tmpl, "'");
   CHECK(std::system(rm.c_str()) == 0);
+}
+
+// A folder tree for the type -> adapter mapping: bin/ (fence agents, the adapter) and plugins/
+// (cluster-glue's layout).
+struct LegacyTree {
+  std::string root;
+  FenceAgentPaths paths;
+  LegacyTree() {
+    char tmpl[] = "/tmp/stonithd-legacy-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    root = tmpl;
+    paths.bin_dir = root + "/bin";
+    paths.legacy_plugin_dir = root + "/plugins";
+    std::string mk = absl::StrCat("mkdir -p '",
+                                  paths.bin_dir,
+                                  "' '",
+                                  paths.legacy_plugin_dir,
+                                  "/stonith2' '",
+                                  paths.legacy_plugin_dir,
+                                  "/external'");
+    REQUIRE(std::system(mk.c_str()) == 0);
+  }
+  ~LegacyTree() {
+    std::string rm = absl::StrCat("rm -rf '", root, "'");
+    (void)std::system(rm.c_str());
+  }
+  void File(const std::string& path, bool executable) {
+    std::ofstream(root + "/" + path) << "#!/bin/sh\nexit 0\n";
+    chmod((root + "/" + path).c_str(), executable ? 0755 : 0644);
+  }
+};
+
+TEST_CASE("legacy STONITH plugins: which types run through the adapter") {
+  LegacyTree t;
+  t.File("bin/fence_x", true);
+  t.File("plugins/stonith2/null.so", false);
+  t.File("plugins/stonith2/external.so", false);
+  t.File("plugins/stonith2/fence_x.so", false);  // a fence agent of that name wins
+  t.File("plugins/external/ssh", true);
+
+  CHECK(KindOfAgent("fence_x", t.paths) == AgentKind::kFenceAgent);
+  CHECK(KindOfAgent("fence_missing", t.paths) == AgentKind::kFenceAgent);
+  CHECK(KindOfAgent("null", t.paths) == AgentKind::kLegacyPlugin);
+  CHECK(KindOfAgent("external/ssh", t.paths) == AgentKind::kLegacyPlugin);
+  CHECK(KindOfAgent("external/missing", t.paths) == AgentKind::kLegacyPlugin);
+
+  CHECK(IsValidAgentType("external/ssh"));
+  CHECK(IsValidAgentType("null"));
+  CHECK_FALSE(IsValidAgentType("external/"));
+  CHECK_FALSE(IsValidAgentType("/ssh"));
+  CHECK_FALSE(IsValidAgentType("a/b/c"));
+  CHECK_FALSE(IsValidAgentType("external/../x"));
+  CHECK_FALSE(IsValidAgentType("-x"));
+  CHECK(MakeFenceDevice("d", "external/ssh", {}).ok());
+  CHECK_FALSE(MakeFenceDevice("d", "external/../ssh", {}).ok());
+
+  // Installed: the adapter is needed for every plugin, the family's member for PREFIX/NAME.
+  CHECK(CheckAgentInstalled("fence_x", t.paths).ok());
+  CHECK(absl::IsNotFound(CheckAgentInstalled("fence_missing", t.paths)));
+  CHECK(absl::IsNotFound(CheckAgentInstalled("null", t.paths)));  // no adapter yet
+  t.File("bin/fence_legacy_glue", true);
+  CHECK(CheckAgentInstalled("null", t.paths).ok());
+  CHECK(CheckAgentInstalled("external/ssh", t.paths).ok());
+  CHECK(absl::IsNotFound(CheckAgentInstalled("external/missing", t.paths)));
+  CHECK(absl::IsNotFound(CheckAgentInstalled("rhcs/x", t.paths)));  // no rhcs.so
+  CHECK(absl::IsInvalidArgument(CheckAgentInstalled("a/b/c", t.paths)));
+
+  // The command: the adapter, with plugin=TYPE after the action (a configured one dropped).
+  FenceDevice ssh = Device("external/ssh", {{"hostlist", "n1 n2"}, {"plugin", "other"}});
+  absl::StatusOr<lrmd::AgentCommand> cmd = BuildFenceCommand(ssh, "reboot", "n1", t.paths);
+  REQUIRE(cmd.ok());
+  CHECK(cmd->path == t.paths.bin_dir + "/fence_legacy_glue");
+  CHECK(cmd->stdin_data ==
+        "action=reboot\nplugin=external/ssh\nnodename=n1\nport=n1\nhostlist=n1 n2\n");
+  cmd = BuildFenceCommand(Device("fence_x", {{"plugin", "p"}}), "list", "", t.paths);
+  REQUIRE(cmd.ok());
+  CHECK(cmd->path == t.paths.bin_dir + "/fence_x");
+  CHECK(cmd->stdin_data == "action=list\nplugin=p\n");
+  cmd = BuildMetadataCommand("null", t.paths);
+  REQUIRE(cmd.ok());
+  CHECK(cmd->path == t.paths.bin_dir + "/fence_legacy_glue");
+  CHECK(cmd->stdin_data == "action=metadata\nplugin=null\n");
+  CHECK_FALSE(BuildMetadataCommand("a/b/c", t.paths).ok());
+}
+
+TEST_CASE("cluster-glue's null plugin through the adapter: meta-data, list, status, reboot") {
+  if (access("/usr/sbin/stonith", X_OK) != 0 ||
+      access("/usr/lib/stonith/plugins/stonith2/null.so", F_OK) != 0) {
+    WARN("skipped: cluster-glue's stonith and its null plugin are not installed");
+    return;
+  }
+  LegacyTree t;
+  std::string adapter = kTestData + "/../../agents/stonith/fence_legacy_glue";
+  REQUIRE(symlink(adapter.c_str(), (t.paths.bin_dir + "/fence_legacy_glue").c_str()) == 0);
+  Harness h(t.paths.bin_dir);
+
+  FenceResult md = h.Metadata("null");
+  REQUIRE(md.ok());
+  absl::StatusOr<FenceAgentMetadata> parsed = ParseFenceAgentMetadata(md.stdout_tail);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->name == "null");
+  REQUIRE(parsed->FindParameter("hostlist") != nullptr);
+  CHECK(parsed->FindParameter("hostlist")->required);
+  AgentCapabilities caps = parsed->Capabilities();
+  CHECK(caps.supports_list);
+  CHECK(caps.supports_reboot);
+  CHECK(caps.has_port_parameter);
+
+  absl::StatusOr<FenceDevice> null =
+      MakeFenceDevice("glue", "null", {{"hostlist", "node-a node-b"}}, caps);
+  REQUIRE(null.ok());
+  CHECK(null->host_check == HostCheck::kDynamicList);
+  FenceResult list = h.Run(*null, "list", "");
+  REQUIRE(list.ok());
+  CHECK(ParseTargetList(list.stdout_tail) == std::vector<std::string>{"node-a", "node-b"});
+  CHECK(DeviceListsTarget(*null, "node-b", ParseTargetList(list.stdout_tail)));
+  CHECK(h.Run(*null, "monitor", "").ok());
+  CHECK(h.Run(*null, "status", "node-a").power == PowerState::kOn);
+  FenceResult unknown = h.Run(*null, "status", "node-c");
+  CHECK_FALSE(unknown.ok());
+  CHECK(unknown.reason == "null does not control node-c");
+  CHECK(h.Run(*null, "reboot", "node-a").ok());
+  CHECK(h.Run(*null, "off", "node-b").ok());
+  // Without its hostlist the plugin refuses its configuration.
+  FenceResult bad = h.Run(Device("null"), "monitor", "");
+  CHECK_FALSE(bad.ok());
+  CHECK(absl::StrContains(bad.reason, "Invalid config info"));
 }
 
 }  // namespace

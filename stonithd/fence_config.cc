@@ -1,5 +1,6 @@
 // The topology and the CIB reading of fence_device.h.
 #include <algorithm>
+#include <optional>
 #include <regex>
 
 #include "absl/strings/numbers.h"
@@ -134,7 +135,126 @@ FencingOptions ParseOptions(const std::map<std::string, std::string>& props,
   return options;
 }
 
+// A resource's `priority` meta attribute: its own, else its ancestors' (group, clone, bundle),
+// else rsc_defaults'; nullopt when none sets it.
+std::optional<int> ResourcePriority(const pugi::xml_node& resource,
+                                    const pugi::xml_node& rsc_defaults,
+                                    const pengine::RuleContext& context,
+                                    const pengine::IdIndex& ids) {
+  for (pugi::xml_node node = resource; node && std::string_view(node.name()) != "resources";
+       node = node.parent()) {
+    std::map<std::string, std::string> meta;
+    pengine::UnpackAttributeSets(node, "meta_attributes", context, ids, meta);
+    if (auto it = meta.find("priority"); it != meta.end()) {
+      return pengine::ParseScore(it->second);
+    }
+  }
+  std::map<std::string, std::string> defaults;
+  pengine::UnpackAttributeSets(rsc_defaults, "meta_attributes", context, ids, defaults);
+  if (auto it = defaults.find("priority"); it != defaults.end()) {
+    return pengine::ParseScore(it->second);
+  }
+  return std::nullopt;
+}
+
+enum class RscRole { kStopped, kStarted, kPromoted };
+
+// The role the last operation of an <lrm_resource> leaves it in (see NodePriorities).
+RscRole RoleFromOps(const pugi::xml_node& lrm_resource) {
+  pugi::xml_node last;
+  long long last_call = 0;
+  for (pugi::xml_node op : lrm_resource.children("lrm_rsc_op")) {
+    long long call = op.attribute("call-id").as_llong(-1);
+    if (!last || call > last_call) {
+      last = op;
+      last_call = call;
+    }
+  }
+  if (!last) {
+    return RscRole::kStopped;
+  }
+  const std::string operation = last.attribute("operation").value();
+  const int rc = last.attribute("rc-code").as_int(0);
+  const int status = last.attribute("op-status").as_int(0);
+  const bool done = status == 0;
+  if (operation == "stop") {
+    return done && rc == 0 ? RscRole::kStopped : RscRole::kStarted;
+  }
+  if (operation == "monitor") {
+    if (done && rc == 7) {
+      return RscRole::kStopped;
+    }
+    return done && rc == 8 ? RscRole::kPromoted : RscRole::kStarted;
+  }
+  if (operation == "promote" && done && rc == 0) {
+    return RscRole::kPromoted;
+  }
+  if (operation == "migrate_to" && done && rc == 0) {
+    return RscRole::kStopped;
+  }
+  return RscRole::kStarted;  // start, demote, notify, migrate_from, failures: possibly active
+}
+
 }  // namespace
+
+std::map<std::string, int> NodePriorities(const pugi::xml_node& root) {
+  pugi::xml_node cib = std::string_view(root.name()) == "cib" ? root : root.child("cib");
+  std::map<std::string, int> out;
+  if (!cib) {
+    return out;
+  }
+  pengine::IdIndex ids(cib);
+  pengine::RuleContext context;
+  pugi::xml_node configuration = cib.child("configuration");
+  pugi::xml_node resources = configuration.child("resources");
+  pugi::xml_node rsc_defaults = configuration.child("rsc_defaults");
+  std::map<std::string, std::string> names;  // node id -> uname
+  for (pugi::xml_node node : configuration.child("nodes").children("node")) {
+    names[node.attribute("id").value()] = node.attribute("uname").value();
+  }
+  std::map<std::string, std::optional<int>> priorities;  // by primitive id, cached
+  for (pugi::xml_node state : cib.child("status").children("node_state")) {
+    std::string name = state.attribute("uname").value();
+    if (name.empty()) {
+      name = names[state.attribute("id").value()];
+    }
+    if (name.empty()) {
+      continue;
+    }
+    for (pugi::xml_node rsc : state.child("lrm").child("lrm_resources").children("lrm_resource")) {
+      std::string id = rsc.attribute("id").value();
+      if (size_t colon = id.rfind(':'); colon != std::string::npos) {
+        id.resize(colon);
+      }
+      auto cached = priorities.find(id);
+      if (cached == priorities.end()) {
+        pugi::xml_node primitive = resources.find_node([&id](const pugi::xml_node& n) {
+          return std::string_view(n.name()) == "primitive" && id == n.attribute("id").value();
+        });
+        cached = priorities
+                     .emplace(id,
+                              primitive ? ResourcePriority(primitive, rsc_defaults, context, ids)
+                                        : std::nullopt)
+                     .first;
+      }
+      const int priority = cached->second.value_or(0);
+      if (priority == 0) {
+        continue;
+      }
+      switch (RoleFromOps(rsc)) {
+        case RscRole::kStopped:
+          break;
+        case RscRole::kStarted:
+          out[name] += priority;
+          break;
+        case RscRole::kPromoted:
+          out[name] += priority + 1;
+          break;
+      }
+    }
+  }
+  return out;
+}
 
 absl::Status FencingTopology::Add(FencingLevel level) {
   std::string name = level.id.empty() ? "fencing level" : absl::StrCat("fencing-level ", level.id);
@@ -244,7 +364,13 @@ absl::StatusOr<FencingConfig> ParseFencingConfig(const pugi::xml_node& root,
     }
     pengine::UnpackAttributeSets(
         node, "instance_attributes", context, ids, config.node_attributes[name]);
+    config.nodes.insert(name);
+    uint32_t node_id = 0;
+    if (absl::SimpleAtoi(node.attribute("id").value(), &node_id)) {
+      config.node_names[node_id] = name;
+    }
   }
+  config.node_priorities = NodePriorities(cib);
 
   for (pugi::xpath_node found :
        configuration.child("resources").select_nodes(".//primitive[@class='stonith']")) {
@@ -269,6 +395,30 @@ absl::StatusOr<FencingConfig> ParseFencingConfig(const pugi::xml_node& root,
     }
     if (auto priority = meta.find("priority"); priority != meta.end()) {
       device->priority = pengine::ParseScore(priority->second);
+    }
+    if (auto provides = meta.find("provides");
+        provides != meta.end() && provides->second == "unfencing") {
+      device->provides_unfencing = true;
+    }
+    for (pugi::xml_node op : primitive.child("operations").children("op")) {
+      if (std::string_view(op.attribute("name").value()) != "monitor") {
+        continue;
+      }
+      absl::StatusOr<absl::Duration> interval =
+          lrmd::ParseOcfDuration(op.attribute("interval").value());
+      if (interval.ok()) {
+        device->monitor_interval = *interval;
+      } else {
+        config.warnings.push_back(absl::StrCat("device ",
+                                               device->id,
+                                               ": monitor interval '",
+                                               op.attribute("interval").value(),
+                                               "' is not a duration; 60s kept"));
+      }
+      if (std::string_view(op.attribute("enabled").value()) == "false") {
+        device->monitor_interval = absl::ZeroDuration();
+      }
+      break;
     }
     for (const std::string& warning : device->warnings) {
       config.warnings.push_back(absl::StrCat("device ", device->id, ": ", warning));

@@ -296,6 +296,17 @@ bool FenceDevice::RunsReboot() const {
          params.count("pcmk_reboot_action") > 0;
 }
 
+bool IsValidAgentType(std::string_view agent) {
+  auto valid_part = [](std::string_view part) {
+    return !part.empty() && part[0] != '.' && part[0] != '-' &&
+           part.find_first_of("/\n\r") == std::string_view::npos;
+  };
+  const size_t slash = agent.find('/');
+  if (slash == std::string_view::npos)
+    return valid_part(agent);
+  return valid_part(agent.substr(0, slash)) && valid_part(agent.substr(slash + 1));
+}
+
 absl::StatusOr<FenceDevice> MakeFenceDevice(std::string id,
                                             std::string agent,
                                             std::map<std::string, std::string> params,
@@ -303,12 +314,16 @@ absl::StatusOr<FenceDevice> MakeFenceDevice(std::string id,
   if (id.empty()) {
     return absl::InvalidArgumentError("a fence device needs an id");
   }
-  if (agent.empty() || agent.find('/') != std::string::npos || agent[0] == '.' || agent[0] == '-') {
+  if (!IsValidAgentType(agent)) {
     return absl::InvalidArgumentError(
         absl::StrCat("device ", id, ": '", agent, "' is not a fence agent name"));
   }
   FenceDevice device;
   device.id = std::move(id);
+  if (auto provides = params.find("provides");
+      provides != params.end() && provides->second == "unfencing") {
+    device.provides_unfencing = true;
+  }
   device.agent = std::move(agent);
   device.params = std::move(params);
   device.capabilities = capabilities;
@@ -407,16 +422,27 @@ bool DeviceListsTarget(const FenceDevice& device,
 
 absl::Duration PriorityFencingDelay(std::string_view target,
                                     const std::map<std::string, int>& node_priorities,
+                                    const std::set<std::string>& members,
+                                    const std::set<std::string>& online,
                                     absl::Duration delay) {
-  if (delay <= absl::ZeroDuration()) {
+  const std::string name(target);
+  if (delay <= absl::ZeroDuration() || members.count(name) == 0 || online.count(name) > 0) {
     return absl::ZeroDuration();
   }
-  auto it = node_priorities.find(std::string(target));
-  int mine = it == node_priorities.end() ? 0 : it->second;
-  for (const auto& [node, priority] : node_priorities) {
-    if (node != target && priority >= mine) {
-      return absl::ZeroDuration();
-    }
+  auto priority_of = [&](const std::string& node) {
+    auto it = node_priorities.find(node);
+    return it == node_priorities.end() ? 0 : it->second;
+  };
+  size_t online_members = 0;
+  int top = priority_of(*members.begin());
+  int lowest = top;
+  for (const std::string& node : members) {
+    online_members += online.count(node);
+    top = std::max(top, priority_of(node));
+    lowest = std::min(lowest, priority_of(node));
+  }
+  if (online_members > members.size() / 2 || lowest == top || priority_of(name) < top) {
+    return absl::ZeroDuration();
   }
   return delay;
 }

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,12 @@ struct FenceDevice {
   std::vector<std::pair<std::string, absl::Duration>> delay_base_per_node;  // "n1:5s;n2:0"
   absl::Duration delay_max = absl::ZeroDuration();                          // pcmk_delay_max
   int priority = 0;  // the primitive's `priority` meta attribute: higher is tried first
+  // The interval of the device's monitor (its `<op name="monitor">` in the CIB; 60 s by default,
+  // as Pacemaker's fencer); zero: not monitored.
+  absl::Duration monitor_interval = absl::Seconds(60);
+  // `provides=unfencing` (meta attribute or parameter): unfencing ("on") runs through every such
+  // device able to fence the target.
+  bool provides_unfencing = false;
   std::vector<std::string> warnings;  // configuration Pacemaker accepts but warns about
 
   // The agent action that performs `action` (pcmk_<action>_action, else `action` itself).
@@ -100,13 +107,18 @@ struct FenceDevice {
   bool RunsReboot() const;
 };
 
+// Whether `agent` can name a device's type: a fence agent ("fence_ipmilan"), a cluster-glue
+// STONITH plugin of its own ("null", "meatware") or one of a plugin family ("external/ssh",
+// "rhcs/NAME"): one name or PREFIX/NAME, no part empty or starting with '.' or '-'.
+bool IsValidAgentType(std::string_view agent);
+
 // Builds a device from its id, agent and instance attributes: parses the pcmk_* parameters,
 // applies Pacemaker's defaults (pcmk_host_check: static-list when pcmk_host_list or
 // pcmk_host_map is given, else dynamic-list when the agent can list (or its meta-data is
 // unknown), else status when it has a status action, else none; pcmk_host_argument: "plug" when
 // the meta-data has a plug parameter, else "port") and maps a configured `action` parameter onto
-// pcmk_off_action / pcmk_reboot_action as Pacemaker does. InvalidArgument for an empty id or agent,
-// an agent name with a '/', a malformed duration, retry count or pcmk_host_check.
+// pcmk_off_action / pcmk_reboot_action as Pacemaker does. InvalidArgument for an empty id, an agent
+// type IsValidAgentType refuses, a malformed duration, retry count or pcmk_host_check.
 absl::StatusOr<FenceDevice> MakeFenceDevice(std::string id,
                                             std::string agent,
                                             std::map<std::string, std::string> params,
@@ -182,6 +194,12 @@ struct FencingConfig {
   FencingTopology topology;
   FencingOptions options;
   NodeAttributes node_attributes;  // from <nodes>: each node's instance attributes
+  // From <nodes>: the cluster's nodes by name, and the name of each numeric node id (the id
+  // membershipd gives a process group member).
+  std::set<std::string> nodes;
+  std::map<uint32_t, std::string> node_names;
+  // From <status>: each node's total resource priority (NodePriorities).
+  std::map<std::string, int> node_priorities;
   std::vector<std::string> warnings;
 };
 
@@ -191,11 +209,27 @@ using CapabilitiesLookup = std::function<AgentCapabilities(const std::string& ag
 absl::StatusOr<FencingConfig> ParseFencingConfig(const pugi::xml_node& cib,
                                                  const CapabilitiesLookup& capabilities_of = {});
 
-// The delay priority-fencing-delay gives to fencing `target`: `delay` when the target's total
-// resource priority is strictly higher than every other node's, else zero (Pacemaker's rule: the
-// node running the more important resources is shot last, so it survives a split).
+// Each node's priority as Pacemaker's scheduler computes it for priority-fencing-delay: the sum
+// of the `priority` meta attribute (the resource's own, else its group's / clone's, else
+// rsc_defaults'; 0 when none) of every resource active on the node, a promoted instance counting
+// its priority + 1 when that is not 0. Which resources are active on a node comes from the status
+// section: the last operation (highest call-id) of each <lrm_resource> of the node's
+// <node_state>. A resource is inactive after a successful stop or a monitor/probe that found it
+// not running (7); promoted after a successful promote or a monitor returning 8; active
+// otherwise (a failed start or stop leaves it possibly active, as Pacemaker assumes). Clone
+// instances ("db:1") take the clone's primitive ("db"). Nodes without resources are absent.
+std::map<std::string, int> NodePriorities(const pugi::xml_node& cib);
+
+// The delay priority-fencing-delay gives to fencing `target` (Pacemaker's rule, from the
+// scheduler's node_priority_fencing_delay): `delay` when the target is a cluster node (in
+// `members`) that is not `online` (not in this partition), this partition holds no more than half
+// of the members, the members' priorities are not all equal, and the target's priority is the
+// highest; zero otherwise. So in a split, the side running the more important resources is shot
+// last and survives. Missing priorities count 0.
 absl::Duration PriorityFencingDelay(std::string_view target,
                                     const std::map<std::string, int>& node_priorities,
+                                    const std::set<std::string>& members,
+                                    const std::set<std::string>& online,
                                     absl::Duration delay);
 
 }  // namespace ha::stonithd

@@ -3,6 +3,7 @@
 #include "stonithd/fence_device.h"
 
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "stonithd/fence_agent.h"
 
@@ -243,13 +244,116 @@ TEST_CASE("the fencing configuration from a CIB") {
   CHECK_FALSE(ParseFencingConfig(pugi::xml_node()).ok());
 }
 
-TEST_CASE("priority-fencing-delay: only the node with the strictly highest priority") {
+TEST_CASE("priority-fencing-delay: Pacemaker's rule") {
+  const std::set<std::string> two = {"n1", "n2"};
   std::map<std::string, int> priorities{{"n1", 10}, {"n2", 5}};
-  CHECK(PriorityFencingDelay("n1", priorities, absl::Seconds(15)) == absl::Seconds(15));
-  CHECK(PriorityFencingDelay("n2", priorities, absl::Seconds(15)) == absl::ZeroDuration());
+  const absl::Duration d = absl::Seconds(15);
+  // A two-node split, seen from n2: n1 runs the more important resources, so n2 waits.
+  CHECK(PriorityFencingDelay("n1", priorities, two, {"n2"}, d) == d);
+  CHECK(PriorityFencingDelay("n2", priorities, two, {"n1"}, d) == absl::ZeroDuration());
+  // The target is in this partition (online): no delay.
+  CHECK(PriorityFencingDelay("n1", priorities, two, {"n1", "n2"}, d) == absl::ZeroDuration());
+  // Equal priorities: no delay (pcmk_delay_base/max decide).
   priorities["n2"] = 10;
-  CHECK(PriorityFencingDelay("n1", priorities, absl::Seconds(15)) == absl::ZeroDuration());
-  CHECK(PriorityFencingDelay("n1", {{"n1", 1}}, absl::ZeroDuration()) == absl::ZeroDuration());
+  CHECK(PriorityFencingDelay("n1", priorities, two, {"n2"}, d) == absl::ZeroDuration());
+  // Disabled, or not a cluster node.
+  CHECK(PriorityFencingDelay("n1", {{"n1", 1}}, two, {"n2"}, absl::ZeroDuration()) ==
+        absl::ZeroDuration());
+  CHECK(PriorityFencingDelay("remote", {{"remote", 9}}, two, {"n2"}, d) == absl::ZeroDuration());
+  // Five nodes: a partition of three has the majority and never delays; one of two does, for
+  // every node of the top priority; a missing priority counts 0.
+  const std::set<std::string> five = {"a", "b", "c", "d", "e"};
+  const std::map<std::string, int> p5 = {{"a", 3}, {"b", 3}, {"c", 1}};
+  CHECK(PriorityFencingDelay("a", p5, five, {"c", "d", "e"}, d) == absl::ZeroDuration());
+  CHECK(PriorityFencingDelay("a", p5, five, {"d", "e"}, d) == d);
+  CHECK(PriorityFencingDelay("b", p5, five, {"d", "e"}, d) == d);
+  CHECK(PriorityFencingDelay("c", p5, five, {"d", "e"}, d) == absl::ZeroDuration());
+}
+
+TEST_CASE("cluster options and node priorities from the CIB") {
+  const char* xml = R"(<cib><configuration>
+  <crm_config><cluster_property_set id="opts">
+    <nvpair id="o1" name="stonith-enabled" value="false"/>
+    <nvpair id="o2" name="stonith-action" value="poweroff"/>
+    <nvpair id="o3" name="stonith-timeout" value="2min"/>
+    <nvpair id="o4" name="priority-fencing-delay" value="20s"/>
+  </cluster_property_set></crm_config>
+  <nodes>
+    <node id="1" uname="node1"/><node id="2" uname="node2"/><node id="3" uname="node3"/>
+  </nodes>
+  <rsc_defaults><meta_attributes id="rd"><nvpair id="rd1" name="priority" value="1"/>
+  </meta_attributes></rsc_defaults>
+  <resources>
+    <primitive id="db" class="ocf" provider="heartbeat" type="pgsql">
+      <meta_attributes id="db-m"><nvpair id="db-p" name="priority" value="10"/></meta_attributes>
+    </primitive>
+    <group id="web">
+      <meta_attributes id="web-m"><nvpair id="web-p" name="priority" value="5"/></meta_attributes>
+      <primitive id="ip" class="ocf" provider="heartbeat" type="IPaddr2"/>
+      <primitive id="apache" class="ocf" provider="heartbeat" type="apache">
+        <meta_attributes id="ap-m"><nvpair id="ap-p" name="priority" value="0"/></meta_attributes>
+      </primitive>
+    </group>
+    <clone id="ms">
+      <meta_attributes id="ms-m"><nvpair id="ms-p" name="priority" value="7"/></meta_attributes>
+      <primitive id="drbd" class="ocf" provider="linbit" type="drbd"/>
+    </clone>
+    <primitive id="misc" class="ocf" provider="heartbeat" type="Dummy"/>
+  </resources>
+</configuration>
+<status>
+  <node_state id="1" uname="node1" in_ccm="true" crmd="online"><lrm id="1"><lrm_resources>
+    <lrm_resource id="db" class="ocf" type="pgsql">
+      <lrm_rsc_op id="db_last_0" operation="start" call-id="4" rc-code="0" op-status="0"/>
+      <lrm_rsc_op id="db_monitor_10000" operation="monitor" call-id="5" rc-code="0" op-status="0"/>
+    </lrm_resource>
+    <lrm_resource id="ip" class="ocf" type="IPaddr2">
+      <lrm_rsc_op id="ip_last_0" operation="stop" call-id="9" rc-code="0" op-status="0"/>
+      <lrm_rsc_op id="ip_start_0" operation="start" call-id="3" rc-code="0" op-status="0"/>
+    </lrm_resource>
+    <lrm_resource id="drbd:0" class="ocf" type="drbd">
+      <lrm_rsc_op id="drbd_last_0" operation="promote" call-id="7" rc-code="0" op-status="0"/>
+    </lrm_resource>
+  </lrm_resources></lrm></node_state>
+  <node_state id="2" uname="node2"><lrm id="2"><lrm_resources>
+    <lrm_resource id="ip" class="ocf" type="IPaddr2">
+      <lrm_rsc_op id="ip_last_0" operation="start" call-id="11" rc-code="0" op-status="0"/>
+    </lrm_resource>
+    <lrm_resource id="apache" class="ocf" type="apache">
+      <lrm_rsc_op id="apache_last_0" operation="start" call-id="12" rc-code="0" op-status="0"/>
+    </lrm_resource>
+    <lrm_resource id="drbd:1" class="ocf" type="drbd">
+      <lrm_rsc_op id="drbd_last_0" operation="monitor" call-id="8" rc-code="0" op-status="0"/>
+    </lrm_resource>
+    <lrm_resource id="misc" class="ocf" type="Dummy">
+      <lrm_rsc_op id="misc_last_0" operation="start" call-id="2" rc-code="1" op-status="0"/>
+    </lrm_resource>
+    <lrm_resource id="db" class="ocf" type="pgsql">
+      <lrm_rsc_op id="db_last_0" operation="monitor" call-id="1" rc-code="7" op-status="0"/>
+    </lrm_resource>
+  </lrm_resources></lrm></node_state>
+  <node_state id="3" uname="node3"><lrm id="3"><lrm_resources>
+    <lrm_resource id="gone" class="ocf" type="Dummy">
+      <lrm_rsc_op id="gone_last_0" operation="start" call-id="2" rc-code="0" op-status="0"/>
+    </lrm_resource>
+  </lrm_resources></lrm></node_state>
+</status></cib>)";
+  pugi::xml_document doc;
+  REQUIRE(doc.load_string(xml));
+  absl::StatusOr<FencingConfig> config = ParseFencingConfig(doc);
+  REQUIRE(config.ok());
+  CHECK_FALSE(config->options.enabled);
+  CHECK(config->options.action == "off");
+  CHECK(config->options.timeout == absl::Minutes(2));
+  CHECK(config->options.priority_delay == absl::Seconds(20));
+  CHECK(config->nodes == std::set<std::string>{"node1", "node2", "node3"});
+  CHECK(config->node_names.at(2) == "node2");
+  // node1: db started (10) + promoted drbd instance (7 + 1); ip stopped later.
+  // node2: ip (the group's 5) + apache (its own 0: nothing) + unpromoted drbd (7) + misc after a
+  // failed start (rsc_defaults' 1); db's probe found it stopped.
+  // node3: a resource no longer configured counts nothing.
+  CHECK(config->node_priorities == std::map<std::string, int>{{"node1", 18}, {"node2", 13}});
+  CHECK(NodePriorities(doc) == config->node_priorities);
 }
 
 }  // namespace

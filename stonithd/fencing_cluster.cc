@@ -2,39 +2,40 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <limits>
+#include <optional>
 #include <tuple>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "stonithd/fencing_cluster_internal.h"
 
 namespace ha::stonithd {
-namespace {
 
-constexpr char kDeadlinePrefix[] = "cluster:";  // the cluster deadline's TimerKey::op_id
-constexpr char kQueryPrefix[] = "query:";       // the core's QueryTargets ids
-constexpr char kConfirmPrefix[] = "confirm:";   // the core's ConfirmFenced ids
-
-int64_t Ms(absl::Time t) {
-  return absl::ToUnixMillis(t);
-}
-
-LogLine Log(LogLine::Level level, std::string text) {
-  return LogLine{level, std::move(text)};
-}
-
-std::string Describe(const FenceRecord& r) {
-  return absl::StrCat(FenceActionName(r.action), " of ", r.target, " (op ", r.id, ")");
-}
-
-}  // namespace
+using cluster_internal::Describe;
+using cluster_internal::kConfirmPrefix;
+using cluster_internal::kDeadlinePrefix;
+using cluster_internal::kQueryPrefix;
+using cluster_internal::kSyncTimer;
+using cluster_internal::Log;
+using cluster_internal::Ms;
 
 FencingCluster::FencingCluster(FencingClusterOptions options)
-    : options_(std::move(options)), core_(options_.core) {}
+    : options_(std::move(options)),
+      core_(options_.core),
+      incarnation_(options_.incarnation.empty() ? absl::StrCat("s", options_.core.seed)
+                                                : options_.incarnation) {}
 
 ClusterEffects FencingCluster::Handle(ClusterEvent event, Now now) {
   ClusterEffects out;
+  if (fenced_self_) {
+    return out;  // stopping for good
+  }
   if (auto* fence = std::get_if<LocalFence>(&event)) {
     OnLocalFence(std::move(fence->request), now, out);
   } else if (auto* confirm = std::get_if<LocalConfirm>(&event)) {
@@ -46,13 +47,80 @@ ClusterEffects FencingCluster::Handle(ClusterEvent event, Now now) {
   } else if (auto* delivered = std::get_if<GroupDelivered>(&event)) {
     OnDelivered(*delivered, now, out);
   } else if (auto* lost = std::get_if<GroupLost>(&event)) {
-    OnLost(lost->why, out);
+    OnLost(lost->why, now, out);
   } else if (auto* finished = std::get_if<AgentFinished>(&event)) {
     FeedCore(std::move(*finished), now, out);
   } else if (auto* timer = std::get_if<TimerFired>(&event)) {
     OnTimer(timer->key, now, out);
+  } else if (std::holds_alternative<MonitorTick>(event)) {
+    FeedCore(MonitorTick{}, now, out);
+  } else if (auto* monitor = std::get_if<MonitorDevice>(&event)) {
+    FeedCore(*monitor, now, out);
   }
   return out;
+}
+
+// ---- Configuration ----
+
+void FencingCluster::UpdateCoreMembership() {
+  std::set<std::string> members = {options_.core.local_node};
+  for (const GroupMember& member : view_) {
+    if (auto it = member_names_.find(member); it != member_names_.end()) {
+      members.insert(it->second);
+    } else if (auto name = node_names_.find(member.node_id); name != node_names_.end()) {
+      members.insert(name->second);
+    }
+  }
+  core_.SetMembership(std::move(members), quorate_);
+}
+
+void FencingCluster::SetClusterOptions(const FencingOptions& options) {
+  cluster_options_ = options;
+  options_.core.default_timeout = options.timeout;
+  core_.SetDefaultTimeout(options.timeout);
+}
+
+void FencingCluster::SetNodes(std::set<std::string> nodes,
+                              std::map<uint32_t, std::string> names,
+                              std::map<std::string, int> priorities) {
+  nodes_ = std::move(nodes);
+  node_names_ = std::move(names);
+  node_priorities_ = std::move(priorities);
+  UpdateCoreMembership();
+}
+
+absl::Duration FencingCluster::PriorityDelay(const RequestFence& request,
+                                             ClusterEffects& out) const {
+  if (request.delay > absl::ZeroDuration() || request.action == FenceAction::kOn ||
+      cluster_options_.priority_delay <= absl::ZeroDuration()) {
+    return absl::ZeroDuration();
+  }
+  std::set<std::string> online = {options_.core.local_node};
+  for (const GroupMember& member : view_) {
+    if (auto it = node_names_.find(member.node_id); it != node_names_.end()) {
+      online.insert(it->second);
+    }
+  }
+  absl::Duration delay = PriorityFencingDelay(
+      request.target, node_priorities_, nodes_, online, cluster_options_.priority_delay);
+  if (delay > absl::ZeroDuration()) {
+    auto mine = node_priorities_.find(request.target);
+    out.effects.push_back(Log(LogLine::kNotice,
+                              absl::StrCat("priority-fencing-delay of ",
+                                           absl::FormatDuration(delay),
+                                           " for ",
+                                           FenceActionName(request.action),
+                                           " of ",
+                                           request.target,
+                                           ": it runs the resources of the highest priority (",
+                                           mine == node_priorities_.end() ? 0 : mine->second,
+                                           ") and this partition has ",
+                                           online.size(),
+                                           " of ",
+                                           nodes_.size(),
+                                           " nodes")));
+  }
+  return delay;
 }
 
 // ---- Local requests ----
@@ -61,6 +129,9 @@ void FencingCluster::OnLocalFence(RequestFence request, Now now, ClusterEffects&
   if (options_.standalone) {
     FeedCore(std::move(request), now, out);
     return;
+  }
+  if (request.delay <= absl::ZeroDuration()) {
+    request.delay = PriorityDelay(request, out);
   }
   WireMessage m;
   m.kind = WireMessage::kRequest;
@@ -74,6 +145,7 @@ void FencingCluster::OnLocalFence(RequestFence request, Now now, ClusterEffects&
   m.delay_ms = absl::ToInt64Milliseconds(request.delay);
   m.tolerance_ms = absl::ToInt64Milliseconds(request.tolerance);
   m.allow_self = request.allow_self;
+  m.only_if_lost = request.only_if_lost;
   FenceRecord record;
   record.id = m.id;
   record.target = m.target;
@@ -126,6 +198,11 @@ void FencingCluster::OnJoined(GroupMember self, ClusterEffects& out) {
   joined_ = true;
   self_ = self;
   view_.clear();
+  raw_view_.clear();
+  delivered_view_.clear();
+  refused_.clear();
+  incarnations_.clear();
+  ResetSync(out);
   out.effects.push_back(Log(LogLine::kNotice,
                             absl::StrCat("joined the stonithd group as ",
                                          self.node_id,
@@ -139,7 +216,93 @@ void FencingCluster::OnJoined(GroupMember self, ClusterEffects& out) {
 }
 
 void FencingCluster::OnView(std::vector<GroupMember> members, Now now, ClusterEffects& out) {
-  view_ = std::set<GroupMember>(members.begin(), members.end());
+  if (!joined_) {
+    return;
+  }
+  latest_view_size_ = 0;
+  bool grew = false;
+  for (const GroupMember& m : members) {
+    latest_view_size_ += refused_.count(m) == 0 ? 1 : 0;
+    grew = grew || delivered_view_.count(m) == 0;
+  }
+  delivered_view_ = std::set<GroupMember>(members.begin(), members.end());
+  if (grew) {
+    // Who this member is, for the ones that joined (fenced incarnations are refused by it).
+    WireMessage hello;
+    hello.kind = WireMessage::kHello;
+    hello.id = "hello";
+    hello.node = options_.core.local_node;
+    hello.time_ms = Ms(now.wall);
+    Send(hello, out);
+  }
+  if (!synced_) {
+    if (buffer_.empty() && members.size() == 1 && members[0] == self_) {
+      // Alone in the group: nothing to receive.
+      synced_ = true;
+      synced_members_ = {self_};
+      ProcessView(std::move(members), now, out);
+      return;
+    }
+    if (buffer_.empty()) {
+      out.effects.push_back(
+          Log(LogLine::kInfo,
+              absl::StrCat("waiting for the fencing history and operations of the stonithd group (",
+                           members.size(),
+                           " members)")));
+      out.effects.push_back(ArmTimer{TimerKey{kSyncTimer, TimerKey::kDeadline}, SyncWait()});
+    }
+    buffer_.push_back(Buffered{true, std::move(members), {}});
+    return;
+  }
+  ProcessView(std::move(members), now, out);
+}
+
+void FencingCluster::ProcessView(std::vector<GroupMember> members, Now now, ClusterEffects& out) {
+  const std::set<GroupMember> before = view_;
+  raw_view_ = std::set<GroupMember>(members.begin(), members.end());
+  std::erase_if(refused_, [this](const GroupMember& m) { return raw_view_.count(m) == 0; });
+  std::erase_if(incarnations_,
+                [this](const auto& entry) { return raw_view_.count(entry.first) == 0; });
+  view_.clear();
+  for (const GroupMember& m : raw_view_) {
+    if (refused_.count(m) == 0) {
+      view_.insert(m);
+    }
+  }
+  auto gone = [this](const GroupMember& m) { return view_.count(m) == 0; };
+  DropGone(now, out);
+  // Members that joined wait for the group's state: the lowest member in step sends it, again
+  // when the one that should have sent it leaves first.
+  auto lowest_synced = [this](const std::set<GroupMember>& view) -> std::optional<GroupMember> {
+    for (const GroupMember& m : view) {
+      if (synced_members_.count(m) > 0) {
+        return m;
+      }
+    }
+    return std::nullopt;
+  };
+  const std::optional<GroupMember> sender_before = lowest_synced(before);
+  std::erase_if(synced_members_, gone);
+  std::erase_if(awaiting_, [&](const auto& entry) { return gone(entry.first); });
+  for (auto& [member, views] : awaiting_) {
+    ++views;
+  }
+  bool added = false;
+  for (const GroupMember& m : view_) {
+    if (synced_members_.count(m) == 0 && awaiting_.count(m) == 0) {
+      awaiting_[m] = 0;
+      added = true;
+    }
+  }
+  std::erase_if(member_names_, [&](const auto& entry) { return gone(entry.first); });
+  UpdateCoreMembership();
+  if (!awaiting_.empty() && lowest_synced(view_) == self_ &&
+      (added || !sender_before.has_value() || gone(*sender_before))) {
+    SendState(now, out);
+  }
+}
+
+void FencingCluster::DropGone(Now now, ClusterEffects& out) {
   std::vector<std::string> ids;
   for (const auto& [id, op] : ops_) {
     ids.push_back(id);
@@ -159,6 +322,7 @@ void FencingCluster::OnView(std::vector<GroupMember> members, Now now, ClusterEf
         break;
       case Phase::kExecuting:
         if (gone(op.executor)) {
+          op.spread_level = 0;
           op.last_reason = absl::StrCat("the executing node ", op.record.delegate, " left");
           out.effects.push_back(
               Log(LogLine::kWarning,
@@ -180,12 +344,29 @@ void FencingCluster::OnView(std::vector<GroupMember> members, Now now, ClusterEf
   }
 }
 
-void FencingCluster::OnLost(const std::string& why, ClusterEffects& out) {
+void FencingCluster::OnLost(const std::string& why, Now now, ClusterEffects& out) {
   joined_ = false;
   view_.clear();
+  raw_view_.clear();
+  delivered_view_.clear();
+  refused_.clear();
+  incarnations_.clear();
+  latest_view_size_ = 0;
+  ResetSync(out);
   out.effects.push_back(Log(LogLine::kWarning, absl::StrCat("left the stonithd group: ", why)));
   for (const auto& [id, op] : ops_) {
     out.effects.push_back(CancelTimer{TimerKey{kDeadlinePrefix + id, TimerKey::kDeadline}});
+  }
+  // The others fail over without this node: an attempt running here must not go on and fence
+  // the target a second time.
+  for (const auto& [id, op] : ops_) {
+    if (op.phase == Phase::kExecuting && op.executor == self_) {
+      CancelAttempt(absl::StrCat(id, "/", op.attempt),
+                    op.record.target,
+                    "this node left the stonithd group",
+                    now,
+                    out);
+    }
   }
   ops_.clear();
   pending_merged_.clear();
@@ -210,6 +391,28 @@ void FencingCluster::OnDelivered(const GroupDelivered& delivered, Now now, Clust
   if (!joined_) {
     return;
   }
+  if (!synced_) {
+    absl::StatusOr<WireMessage> m = DecodeWire(delivered.payload);
+    if (m.ok() && m->kind == WireMessage::kFenced && m->fenced_incarnation == incarnation_) {
+      OnFenced(*m, out);  // told while joining: stop at once
+      return;
+    }
+    if (m.ok() && m->kind == WireMessage::kHistory) {
+      std::map<GroupMember, int> sync_for = ParseSyncFor(m->sync_for);
+      if (auto it = sync_for.find(self_); it != sync_for.end()) {
+        InstallState(*m, it->second, now, out);
+        return;
+      }
+    }
+    buffer_.push_back(Buffered{false, {}, delivered});
+    return;
+  }
+  ProcessDelivered(delivered, now, out);
+}
+
+void FencingCluster::ProcessDelivered(const GroupDelivered& delivered,
+                                      Now now,
+                                      ClusterEffects& out) {
   absl::StatusOr<WireMessage> m = DecodeWire(delivered.payload);
   if (!m.ok()) {
     out.effects.push_back(Log(LogLine::kWarning,
@@ -219,6 +422,9 @@ void FencingCluster::OnDelivered(const GroupDelivered& delivered, Now now, Clust
                                            delivered.sender.pid,
                                            ": ",
                                            m.status().message())));
+    return;
+  }
+  if (!Admit(delivered.sender, *m, now, out)) {
     return;
   }
   switch (m->kind) {
@@ -232,10 +438,19 @@ void FencingCluster::OnDelivered(const GroupDelivered& delivered, Now now, Clust
       OnResult(*m, now, out);
       break;
     case WireMessage::kExpire:
-      OnExpire(*m, out);
+      OnExpire(*m, now, out);
       break;
     case WireMessage::kConfirm:
       OnConfirm(*m, now, out);
+      break;
+    case WireMessage::kHistory:
+      OnHistory(*m, out);
+      break;
+    case WireMessage::kHello:
+      OnHello(delivered.sender, *m, out);
+      break;
+    case WireMessage::kFenced:
+      OnFenced(*m, out);
       break;
   }
 }
@@ -298,6 +513,9 @@ void FencingCluster::OnRequest(const WireMessage& m, Now now, ClusterEffects& ou
   op.record = record;
   op.request = m;
   op.waiting = view_;
+  if (auto known = known_.find(m.target); known != known_.end()) {
+    op.target_incarnations.assign(known->second.begin(), known->second.end());
+  }
   out.effects.push_back(Log(LogLine::kNotice,
                             absl::StrCat("cluster-wide ",
                                          Describe(record),
@@ -322,8 +540,15 @@ void FencingCluster::OnAnswer(const GroupMember& sender,
       it->second.waiting.erase(sender) == 0) {
     return;
   }
+  if (!m.node.empty() && member_names_[sender] != m.node) {
+    member_names_[sender] = m.node;
+    UpdateCoreMembership();
+  }
   if (m.capable) {
-    it->second.capable[sender] = Candidate{m.node, m.level};
+    it->second.capable[sender] = Candidate{m.node, m.level, m.degraded};
+  }
+  if (!m.capable_devices.empty() || !m.levels.empty()) {
+    it->second.holdings[sender] = Holdings{m.node, m.capable_devices, m.levels};
   }
   MaybeChoose(it->second, now, out);
 }
@@ -342,10 +567,30 @@ bool FencingCluster::Choose(Op& op, Now now, ClusterEffects& out) {
         (candidate.node == op.record.target && !op.request.allow_self)) {
       continue;
     }
-    if (best == nullptr ||
-        std::tie(candidate.level, member) < std::tie(best->second.level, best->first)) {
+    if (best == nullptr || std::tie(candidate.level, candidate.degraded, member) <
+                               std::tie(best->second.level, best->second.degraded, best->first)) {
       best = &entry;
     }
+  }
+  Spread spread =
+      PlanSpread(op, best == nullptr ? std::numeric_limits<int>::max() : best->second.level);
+  if (spread.level != 0) {
+    op.spread_level = spread.level;
+    op.spread_tried.insert(spread.level);
+    op.parts = std::move(spread.parts);
+    op.part = 0;
+    std::vector<std::string> where;
+    for (const Part& p : op.parts) {
+      where.push_back(absl::StrCat(FenceActionName(p.action), " with ", p.device, " on ", p.node));
+    }
+    out.effects.push_back(Log(LogLine::kNotice,
+                              absl::StrCat(Describe(op.record),
+                                           ": topology level ",
+                                           op.spread_level,
+                                           " is spread over several nodes: ",
+                                           absl::StrJoin(where, ", "))));
+    StartPart(op, now, out);
+    return true;
   }
   if (best == nullptr) {
     return false;
@@ -372,9 +617,110 @@ bool FencingCluster::Choose(Op& op, Now now, ClusterEffects& out) {
     attempt.timeout = absl::Milliseconds(op.request.timeout_ms);
     attempt.delay = absl::Milliseconds(op.request.delay_ms);
     attempt.allow_self = op.request.allow_self;
+    attempt.only_if_lost = op.request.only_if_lost;
     FeedCore(std::move(attempt), now, out);
   }
   return true;
+}
+
+FencingCluster::Spread FencingCluster::PlanSpread(const Op& op, int below) const {
+  // The target's levels as the answering members have them; a level the members disagree on is
+  // taken from the lowest member that has it.
+  std::map<int, std::vector<std::string>> levels;
+  for (const auto& [member, holdings] : op.holdings) {
+    for (absl::string_view level : absl::StrSplit(holdings.levels, ';', absl::SkipEmpty())) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(level, absl::MaxSplits('=', 1));
+      int index = 0;
+      if (absl::SimpleAtoi(kv.first, &index)) {
+        levels.emplace(index,
+                       std::vector<std::string>(absl::StrSplit(kv.second, '+', absl::SkipEmpty())));
+      }
+    }
+  }
+  for (const auto& [index, devices] : levels) {
+    if (index >= below) {
+      break;
+    }
+    if (op.spread_tried.count(index) > 0 || devices.empty()) {
+      continue;
+    }
+    Spread spread;
+    spread.level = index;
+    std::set<GroupMember> runners;
+    for (const std::string& device : devices) {
+      const std::pair<const GroupMember, Holdings>* holder = nullptr;
+      for (const auto& entry : op.holdings) {
+        const auto& [member, holdings] = entry;
+        if (view_.count(member) > 0 &&
+            (holdings.node != op.record.target || op.request.allow_self) &&
+            std::find(holdings.devices.begin(), holdings.devices.end(), device) !=
+                holdings.devices.end()) {
+          holder = &entry;
+          break;
+        }
+      }
+      if (holder == nullptr) {
+        spread.level = 0;
+        break;
+      }
+      runners.insert(holder->first);
+      spread.parts.push_back(Part{holder->first, holder->second.node, device});
+    }
+    if (spread.level == 0 || runners.size() < 2) {
+      continue;  // not coverable, or one member holds it all (a whole candidate)
+    }
+    // reboot: every device off, then every device on (Pacemaker's remapping for a level of
+    // several devices); off and on: themselves.
+    const size_t n = spread.parts.size();
+    for (size_t i = 0; i < n; ++i) {
+      Part& part = spread.parts[i];
+      part.action = op.record.action == FenceAction::kOn ? FenceAction::kOn : FenceAction::kOff;
+      if (op.record.action == FenceAction::kReboot) {
+        Part on = part;
+        on.action = FenceAction::kOn;
+        on.tolerated = true;
+        spread.parts.push_back(on);
+      }
+    }
+    return spread;
+  }
+  return Spread{};
+}
+
+void FencingCluster::StartPart(Op& op, Now now, ClusterEffects& out) {
+  const Part& part = op.parts[op.part];
+  ++op.attempt;
+  op.phase = Phase::kExecuting;
+  op.executor = part.member;
+  op.record.delegate = part.node;
+  out.effects.push_back(Log(LogLine::kInfo,
+                            absl::StrCat(Describe(op.record),
+                                         ": ",
+                                         FenceActionName(part.action),
+                                         " with ",
+                                         part.device,
+                                         " executes on ",
+                                         part.node,
+                                         " (attempt ",
+                                         op.attempt,
+                                         ", level ",
+                                         op.spread_level,
+                                         ")")));
+  if (part.member == self_) {
+    RequestFence attempt;
+    attempt.id = absl::StrCat(op.record.id, "/", op.attempt);
+    attempt.target = op.record.target;
+    attempt.action = part.action;
+    attempt.origin = op.record.origin;
+    attempt.client = op.record.client;
+    attempt.timeout = absl::Milliseconds(op.request.timeout_ms);
+    attempt.delay = op.part == 0 ? absl::Milliseconds(op.request.delay_ms) : absl::ZeroDuration();
+    attempt.allow_self = op.request.allow_self;
+    attempt.only_if_lost = op.request.only_if_lost;
+    attempt.devices = {part.device};
+    attempt.level = op.spread_level;
+    FeedCore(std::move(attempt), now, out);
+  }
 }
 
 void FencingCluster::Conclude(Op& op, std::string reason, Now now, ClusterEffects& out) {
@@ -412,6 +758,63 @@ void FencingCluster::OnResult(const WireMessage& m, Now now, ClusterEffects& out
     return;
   }
   Op& op = it->second;
+  if (op.phase == Phase::kExecuting && op.spread_level != 0) {
+    const Part part = op.parts[op.part];
+    if (m.state == FenceState::kDone || part.tolerated) {
+      if (m.state != FenceState::kDone) {
+        out.effects.push_back(Log(LogLine::kWarning,
+                                  absl::StrCat("the target ",
+                                               op.record.target,
+                                               " is off but could not be turned back on with ",
+                                               part.device,
+                                               " on ",
+                                               part.node)));
+      }
+      if (++op.part < op.parts.size()) {
+        StartPart(op, now, out);
+        return;
+      }
+      std::vector<std::string> devices;
+      std::vector<std::string> nodes;
+      for (const Part& p : op.parts) {
+        if (std::find(devices.begin(), devices.end(), p.device) == devices.end()) {
+          devices.push_back(p.device);
+        }
+        if (std::find(nodes.begin(), nodes.end(), p.node) == nodes.end()) {
+          nodes.push_back(p.node);
+        }
+      }
+      op.record.delegate = absl::StrJoin(nodes, ",");
+      Finish(op,
+             FenceState::kDone,
+             absl::StrJoin(devices, ","),
+             op.spread_level,
+             "",
+             m.time_ms,
+             now,
+             out);
+      return;
+    }
+    op.spread_level = 0;
+    op.record.device = m.device;
+    op.record.level = m.level;
+    op.last_reason = m.reason;
+    if (Choose(op, now, out)) {
+      out.effects.push_back(Log(LogLine::kWarning,
+                                absl::StrCat(Describe(op.record),
+                                             ": ",
+                                             part.device,
+                                             " failed on ",
+                                             part.node,
+                                             " (",
+                                             m.reason,
+                                             "); falling through")));
+      return;
+    }
+    op.record.delegate = part.node;
+    Finish(op, m.state, m.device, m.level, m.reason, m.time_ms, now, out);
+    return;
+  }
   if (op.phase == Phase::kExecuting && m.state != FenceState::kDone) {
     op.record.device = m.device;
     op.record.level = m.level;
@@ -430,10 +833,10 @@ void FencingCluster::OnResult(const WireMessage& m, Now now, ClusterEffects& out
     }
     op.record.delegate = failed_on;
   }
-  Finish(op, m.state, m.device, m.level, m.reason, m.time_ms, out);
+  Finish(op, m.state, m.device, m.level, m.reason, m.time_ms, now, out);
 }
 
-void FencingCluster::OnExpire(const WireMessage& m, ClusterEffects& out) {
+void FencingCluster::OnExpire(const WireMessage& m, Now now, ClusterEffects& out) {
   auto it = ops_.find(m.id);
   if (it == ops_.end()) {
     return;
@@ -445,6 +848,7 @@ void FencingCluster::OnExpire(const WireMessage& m, ClusterEffects& out) {
          op.record.level,
          absl::StrCat("Timed out after ", absl::FormatDuration(Deadline(op.request))),
          m.time_ms,
+         now,
          out);
 }
 
@@ -472,6 +876,11 @@ void FencingCluster::OnConfirm(const WireMessage& m, Now now, ClusterEffects& ou
                                          "corrupted")));
   Record(record);
   Emit(record, out);
+  std::vector<std::string> incarnations;
+  if (auto known = known_.find(m.target); known != known_.end()) {
+    incarnations.assign(known->second.begin(), known->second.end());
+  }
+  NoteFencedIncarnations(m.target, incarnations, record, now, out);
   std::vector<std::string> running;
   for (const auto& [id, op] : ops_) {
     if (op.record.target == m.target) {
@@ -480,7 +889,7 @@ void FencingCluster::OnConfirm(const WireMessage& m, Now now, ClusterEffects& ou
   }
   for (const std::string& id : running) {
     Op& op = ops_.at(id);
-    Finish(op, FenceState::kDone, kManualAck, 0, "", m.time_ms, out);
+    Finish(op, FenceState::kDone, kManualAck, 0, "", m.time_ms, now, out);
   }
   for (const FenceRecord& r : core_.History(m.target)) {
     if (r.state == FenceState::kPending) {  // an attempt runs here: end it
@@ -497,8 +906,12 @@ void FencingCluster::Finish(Op& op,
                             int level,
                             const std::string& reason,
                             int64_t completed_ms,
+                            Now now,
                             ClusterEffects& out) {
   out.effects.push_back(CancelTimer{TimerKey{kDeadlinePrefix + op.record.id, TimerKey::kDeadline}});
+  // Expired, or confirmed by hand, while this node's attempt runs: it must not complete later.
+  const bool mine = op.phase == Phase::kExecuting && op.executor == self_;
+  const std::string attempt = absl::StrCat(op.record.id, "/", op.attempt);
   op.record.state = state;
   op.record.device = device;
   op.record.level = level;
@@ -522,9 +935,26 @@ void FencingCluster::Finish(Op& op,
   }
   FenceRecord record = op.record;
   std::vector<std::string> merged = std::move(op.merged);
+  const std::vector<std::string> incarnations = std::move(op.target_incarnations);
   ops_.erase(record.id);  // `op` is gone from here on
+  if (mine) {
+    CancelAttempt(
+        attempt,
+        record.target,
+        absl::StrCat("the operation ended (",
+                     record.exit_reason.empty() ? FenceStateName(state) : record.exit_reason,
+                     ")"),
+        Now{absl::InfinitePast(), absl::FromUnixMillis(completed_ms)},
+        out);
+  }
+  if (state == FenceState::kDone) {
+    core_.NoteFenced(record.target, record.id, record.completed);
+  }
   Record(record);
   Emit(record, out);
+  if (state == FenceState::kDone && record.action != FenceAction::kOn) {
+    NoteFencedIncarnations(record.target, incarnations, record, now, out);
+  }
   for (const std::string& id : merged) {
     auto it = pending_merged_.find(id);
     if (it == pending_merged_.end()) {
@@ -546,6 +976,21 @@ void FencingCluster::Finish(Op& op,
 // ---- Plumbing ----
 
 void FencingCluster::OnTimer(const TimerKey& key, Now now, ClusterEffects& out) {
+  if (key.op_id == kSyncTimer) {
+    if (joined_ && !synced_) {
+      out.effects.push_back(
+          Log(LogLine::kWarning,
+              absl::StrCat("no member of the stonithd group sent its state within ",
+                           absl::FormatDuration(SyncWait()),
+                           ": going on with this node's own history")));
+      synced_ = true;
+      synced_members_ = {self_};
+      std::vector<Buffered> buffered = std::move(buffer_);
+      buffer_.clear();
+      Replay(std::move(buffered), now, out);
+    }
+    return;
+  }
   if (!absl::StartsWith(key.op_id, kDeadlinePrefix)) {
     FeedCore(TimerFired{key}, now, out);
     return;
@@ -580,6 +1025,13 @@ void FencingCluster::FeedCore(Event event, Now now, ClusterEffects& out) {
       m.capable = answer->capable;
       m.level = answer->level;
       m.devices = answer->devices;
+      m.capable_devices = answer->capable_devices;
+      m.degraded = answer->degraded;
+      std::vector<std::string> levels;
+      for (const auto& [index, devices] : answer->levels) {
+        levels.push_back(absl::StrCat(index, "=", absl::StrJoin(devices, "+")));
+      }
+      m.levels = absl::StrJoin(levels, ";");
       Send(m, out);
       continue;
     }
@@ -617,8 +1069,23 @@ void FencingCluster::FeedCore(Event event, Now now, ClusterEffects& out) {
   }
 }
 
+void FencingCluster::CancelAttempt(const std::string& id,
+                                   const std::string& target,
+                                   const std::string& reason,
+                                   Now now,
+                                   ClusterEffects& out) {
+  for (const FenceRecord& r : core_.History(target)) {
+    if (r.id == id && r.state == FenceState::kPending) {
+      FeedCore(CancelOperation{id, reason}, now, out);
+      return;
+    }
+  }
+}
+
 void FencingCluster::Send(const WireMessage& m, ClusterEffects& out) {
-  out.multicasts.push_back(EncodeWire(m));
+  WireMessage copy = m;
+  copy.incarnation = incarnation_;
+  out.multicasts.push_back(EncodeWire(copy));
 }
 
 void FencingCluster::Emit(const FenceRecord& record, ClusterEffects& out) {
@@ -626,40 +1093,6 @@ void FencingCluster::Emit(const FenceRecord& record, ClusterEffects& out) {
   if (record.state != FenceState::kPending) {
     local_.erase(record.id);
   }
-}
-
-void FencingCluster::Record(FenceRecord record) {
-  history_.push_back(std::move(record));
-  while (history_.size() > options_.core.max_history) {
-    history_.pop_front();
-  }
-}
-
-std::vector<FenceRecord> FencingCluster::History(std::string_view target) const {
-  if (options_.standalone) {
-    return core_.History(target);
-  }
-  std::vector<FenceRecord> out;
-  auto wanted = [&](const FenceRecord& r) { return target.empty() || r.target == target; };
-  for (const auto& [id, op] : ops_) {
-    if (wanted(op.record)) {
-      out.push_back(op.record);
-    }
-  }
-  for (const auto& [id, record] : pending_merged_) {
-    if (wanted(record)) {
-      out.push_back(record);
-    }
-  }
-  std::stable_sort(out.begin(), out.end(), [](const FenceRecord& a, const FenceRecord& b) {
-    return a.requested > b.requested;
-  });
-  for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
-    if (wanted(*it)) {
-      out.push_back(*it);
-    }
-  }
-  return out;
 }
 
 }  // namespace ha::stonithd

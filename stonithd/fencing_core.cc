@@ -45,6 +45,18 @@ const char* FenceStateName(FenceState state) {
   return "?";
 }
 
+const char* DeviceHealthName(DeviceHealth::State state) {
+  switch (state) {
+    case DeviceHealth::kUnknown:
+      return "unknown";
+    case DeviceHealth::kOk:
+      return "ok";
+    case DeviceHealth::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
 FencingCore::FencingCore(FencingCoreOptions options)
     : options_(std::move(options)), rng_(options_.seed) {}
 
@@ -56,6 +68,10 @@ void FencingCore::RegisterDevice(FenceDevice device) {
 
 bool FencingCore::UnregisterDevice(const std::string& id) {
   lists_.erase(id);
+  if (auto it = monitors_.find(id); it != monitors_.end()) {
+    runs_.erase(it->second.run_id);  // a running monitor's result is dropped
+    monitors_.erase(it);
+  }
   return devices_.erase(id) > 0;
 }
 
@@ -76,6 +92,27 @@ Effects FencingCore::Handle(Event event, Now now) {
     OnTimer(timer->key, now, out);
   } else if (auto* query = std::get_if<QueryTargets>(&event)) {
     OnQuery(*query, now, out);
+  } else if (std::holds_alternative<MonitorTick>(event)) {
+    for (const auto& [id, device] : devices_) {
+      Monitor& m = monitors_[id];
+      if (device.monitor_interval > absl::ZeroDuration() && m.run_id == 0 &&
+          (m.due == absl::InfinitePast() || now.monotonic >= m.due)) {
+        StartMonitor(id, out);
+      }
+    }
+  } else if (auto* monitor = std::get_if<MonitorDevice>(&event)) {
+    if (devices_.count(monitor->device) == 0) {
+      out.push_back(DeviceChecked{monitor->device, DeviceHealth{.reason = "no such device"}});
+    } else if (monitors_[monitor->device].run_id == 0) {
+      StartMonitor(monitor->device, out);
+    }
+  } else if (auto* cancel = std::get_if<CancelOperation>(&event)) {
+    auto it = ops_.find(cancel->id);
+    if (it != ops_.end() && !it->second.query_only) {
+      out.push_back(Log(LogLine::kWarning,
+                        absl::StrCat("cancelling ", Name(it->second), ": ", cancel->reason)));
+      Finish(it->second, FenceState::kFailed, cancel->reason, now, out);
+    }
   }
   return out;
 }
@@ -83,6 +120,57 @@ Effects FencingCore::Handle(Event event, Now now) {
 size_t FencingCore::running() const {
   return static_cast<size_t>(std::count_if(
       ops_.begin(), ops_.end(), [](const auto& op) { return !op.second.query_only; }));
+}
+
+DeviceHealth FencingCore::Health(const std::string& device) const {
+  auto it = monitors_.find(device);
+  return it == monitors_.end() ? DeviceHealth{} : it->second.health;
+}
+
+bool FencingCore::Failed(const std::string& device) const {
+  return Health(device).state == DeviceHealth::kFailed;
+}
+
+void FencingCore::StartMonitor(const std::string& id, Effects& out) {
+  const FenceDevice& device = devices_.at(id);
+  Monitor& m = monitors_[id];
+  m.run_id = next_run_id_++;
+  runs_[m.run_id] = RunInfo{"", RunPurpose::kMonitor, id, "monitor"};
+  out.push_back(RunAgent{m.run_id,
+                         "",
+                         device,
+                         "monitor",
+                         "",
+                         device.ActionTimeout("monitor", options_.default_timeout)});
+}
+
+void FencingCore::OnMonitorResult(const std::string& id,
+                                  const FenceResult& result,
+                                  Now now,
+                                  Effects& out) {
+  auto device = devices_.find(id);
+  auto it = monitors_.find(id);
+  if (device == devices_.end() || it == monitors_.end()) {
+    return;
+  }
+  Monitor& m = it->second;
+  m.run_id = 0;
+  m.due = now.monotonic + device->second.monitor_interval;
+  const DeviceHealth::State before = m.health.state;
+  m.health.state = result.ok() ? DeviceHealth::kOk : DeviceHealth::kFailed;
+  m.health.last_check = now.wall;
+  m.health.reason = result.ok() ? "" : (result.reason.empty() ? "agent failed" : result.reason);
+  if (m.health.state == DeviceHealth::kFailed && before != DeviceHealth::kFailed) {
+    out.push_back(Log(LogLine::kError,
+                      absl::StrCat("fence device ",
+                                   id,
+                                   " failed its monitor: ",
+                                   m.health.reason,
+                                   "; it is used only when no healthy device can fence")));
+  } else if (m.health.state == DeviceHealth::kOk && before == DeviceHealth::kFailed) {
+    out.push_back(Log(LogLine::kNotice, absl::StrCat("fence device ", id, " is healthy again")));
+  }
+  out.push_back(DeviceChecked{id, m.health});
 }
 
 void FencingCore::OnQuery(const QueryTargets& query, Now now, Effects& out) {
@@ -187,7 +275,13 @@ void FencingCore::StartQueries(Operation& op, Now now, Effects& out) {
   op.phase = Phase::kQuerying;
   std::vector<const FencingLevel*> levels = topology_.LevelsFor(op.record.target, node_attributes_);
   std::set<std::string> wanted;
-  if (levels.empty()) {
+  if (!op.request.devices.empty()) {
+    for (const std::string& id : op.request.devices) {
+      if (devices_.count(id) > 0) {
+        wanted.insert(id);
+      }
+    }
+  } else if (levels.empty()) {
     for (const auto& [id, device] : devices_) {
       wanted.insert(id);
     }
@@ -293,7 +387,19 @@ void FencingCore::Plan(Operation& op, Now now, Effects& out) {
   };
 
   std::vector<const FencingLevel*> levels = topology_.LevelsFor(target, node_attributes_);
-  if (!levels.empty()) {
+  if (!op.request.devices.empty()) {
+    std::vector<std::string> missing;
+    for (const std::string& id : op.request.devices) {
+      if (op.capable.count(id) == 0) {
+        missing.push_back(id);
+      }
+    }
+    if (missing.empty()) {
+      make_step(op.request.level, op.request.devices);
+    } else {
+      op.last_reason = absl::StrCat(absl::StrJoin(missing, ","), " cannot fence the target here");
+    }
+  } else if (!levels.empty()) {
     for (const FencingLevel* level : levels) {
       std::vector<std::string> missing;
       for (const std::string& id : level->devices) {
@@ -319,12 +425,26 @@ void FencingCore::Plan(Operation& op, Now now, Effects& out) {
     for (const std::string& id : op.capable) {
       capable.push_back(&devices_.at(id));
     }
+    // Healthy (or not yet checked) devices first, then by priority.
     std::stable_sort(
-        capable.begin(), capable.end(), [](const FenceDevice* a, const FenceDevice* b) {
-          return a->priority > b->priority;
+        capable.begin(), capable.end(), [this](const FenceDevice* a, const FenceDevice* b) {
+          return std::make_pair(Failed(a->id), -a->priority) <
+                 std::make_pair(Failed(b->id), -b->priority);
         });
+    // Unfencing goes through every capable device that provides it, in one step (each must
+    // succeed), as Pacemaker unfences; other actions try one device after the other.
+    std::vector<std::string> unfencing;
     for (const FenceDevice* device : capable) {
-      make_step(0, {device->id});
+      if (action == FenceAction::kOn && device->provides_unfencing) {
+        unfencing.push_back(device->id);
+      }
+    }
+    if (!unfencing.empty()) {
+      make_step(0, unfencing);
+    } else {
+      for (const FenceDevice* device : capable) {
+        make_step(0, {device->id});
+      }
     }
   }
   if (op.query_only) {
@@ -332,8 +452,15 @@ void FencingCore::Plan(Operation& op, Now now, Effects& out) {
     answer.id = op.record.id;
     answer.target = target;
     answer.capable = !op.steps.empty();
+    answer.capable_devices.assign(op.capable.begin(), op.capable.end());
+    for (const FencingLevel* level : levels) {
+      answer.levels.emplace_back(level->index, level->devices);
+    }
     if (answer.capable) {
       answer.level = op.steps[0].level;
+      for (const SubAction& sub : op.steps[0].subs) {
+        answer.degraded = answer.degraded || Failed(sub.device);
+      }
       for (const SubAction& sub : op.steps[0].subs) {
         if (std::find(answer.devices.begin(), answer.devices.end(), sub.device) ==
             answer.devices.end()) {
@@ -346,11 +473,17 @@ void FencingCore::Plan(Operation& op, Now now, Effects& out) {
     return;
   }
   if (op.steps.empty()) {
-    Finish(op, FenceState::kFailed, "No fence device", now, out);
+    Finish(op,
+           FenceState::kFailed,
+           op.last_reason.empty() ? "No fence device" : op.last_reason,
+           now,
+           out);
     return;
   }
-  op.total_timeout =
-      op.request.timeout > absl::ZeroDuration() ? op.request.timeout : TotalTimeout(op);
+  // A request's own timeout does not count its delay (as Pacemaker adds the client's delay).
+  op.total_timeout = op.request.timeout > absl::ZeroDuration()
+                         ? op.request.timeout + op.request.delay
+                         : TotalTimeout(op);
   out.push_back(ArmTimer{TimerKey{op.record.id, TimerKey::kDeadline}, op.total_timeout});
   op.step = 0;
   op.sub = 0;
@@ -415,8 +548,53 @@ void FencingCore::StartSub(Operation& op, Now now, Effects& out) {
   RunSub(op, now, out);
 }
 
+void FencingCore::NoteFenced(const std::string& target, const std::string& id, absl::Time when) {
+  Fenced& f = fenced_[target];
+  if (when >= f.when) {
+    f = Fenced{id, when};
+  }
+}
+
+bool FencingCore::StillWanted(Operation& op, Now now, Effects& out) {
+  const std::string& target = op.record.target;
+  std::string why;
+  if (members_.count(target) > 0) {
+    why = absl::StrCat(target, " is a member again");
+  } else if (quorate_.has_value() && !*quorate_) {
+    why = "this node lost quorum";
+  } else if (auto it = fenced_.find(target);
+             it != fenced_.end() && it->second.when >= op.record.requested) {
+    out.push_back(Log(LogLine::kNotice,
+                      absl::StrCat("not shooting ",
+                                   target,
+                                   " after the delay of ",
+                                   Name(op),
+                                   ": operation ",
+                                   it->second.id,
+                                   " fenced it meanwhile")));
+    op.record.merged_into = it->second.id;
+    Finish(op, FenceState::kDone, "", now, out);
+    return false;
+  } else {
+    return true;
+  }
+  out.push_back(
+      Log(LogLine::kWarning,
+          absl::StrCat("not shooting ", target, " after the delay of ", Name(op), ": ", why)));
+  Finish(op, FenceState::kFailed, absl::StrCat("Not fenced: ", why), now, out);
+  return false;
+}
+
 void FencingCore::RunSub(Operation& op, Now now, Effects& out) {
   const SubAction& sub = op.steps[op.step].subs[op.sub];
+  // The seed's stonith-helper: once the delays are over, before the first shot, check that
+  // shooting is still wanted.
+  if (op.request.only_if_lost && !op.still_checked && IsOffLike(sub.action)) {
+    op.still_checked = true;
+    if (!StillWanted(op, now, out)) {
+      return;
+    }
+  }
   auto device = devices_.find(sub.device);
   if (device == devices_.end()) {
     op.last_reason = absl::StrCat("device ", sub.device, " was removed");
@@ -463,6 +641,10 @@ void FencingCore::OnAgentFinished(AgentFinished finished, Now now, Effects& out)
   }
   RunInfo info = run->second;
   runs_.erase(run);
+  if (info.purpose == RunPurpose::kMonitor) {
+    OnMonitorResult(info.device, finished.result, now, out);
+    return;
+  }
   auto op = ops_.find(info.op_id);
   if (op == ops_.end()) {
     return;

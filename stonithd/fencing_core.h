@@ -33,7 +33,20 @@
 //        one fails: FAILED with the last reason. A failed "on" of a remapped reboot after every
 //        "off" succeeded still counts as done (the target is off), with a warning.
 //   The whole operation times out (FAILED) after the sum of its sub-actions' timeouts plus
-//   delays, times 1.2 (Pacemaker's factor), or the request's own timeout when given.
+//   delays, times 1.2 (Pacemaker's factor), or the request's own timeout (plus its delay) when
+//   given.
+//
+// Unfencing ("on" without topology) runs in one step through every capable device that provides
+// unfencing (provides=unfencing), when there is one. A request restricted to `devices` plans just
+// those (a part of a level spread over several nodes). An only_if_lost request checks, after its
+// delays and before its first off or reboot, that it should still shoot (RunSub, StillWanted).
+// CancelOperation ends an operation at once (its agent killed).
+//
+// Device monitoring: each MonitorTick runs the agent's monitor action of every device whose
+// monitor is due (every monitor_interval, the first at once; MonitorDevice runs one now), keeping
+// its health (DeviceChecked). A device whose last monitor failed is planned after the healthy
+// ones (still used when nothing else can fence the target); a QueryTargets answer is `degraded`
+// when its first step has one.
 //
 // Merging: a request for a target and action while an operation for the same target and action
 // is running is not executed again: it completes with that operation's result. Self-fencing: a
@@ -116,6 +129,17 @@ struct RequestFence {
   absl::Duration delay = absl::ZeroDuration();      // e.g. priority-fencing-delay for the target
   absl::Duration tolerance = absl::ZeroDuration();  // reuse a success this recent
   bool allow_self = false;                          // may fence the local node
+  // Not empty: run exactly these devices, as one step recorded at topology level `level`,
+  // whatever the topology says (a part of a level spread over several nodes, fencing_cluster.h).
+  std::vector<std::string> devices;
+  int level = 0;
+  // Fencing a node that was lost (the seed's stonith-helper): once the delays are over, before
+  // the first off or reboot, fence only if the target is still not a member (SetMembership),
+  // this node still has quorum (when known), and no other operation fenced the target since this
+  // one was requested (NoteFenced); otherwise the operation ends without shooting, logged: FAILED
+  // when the target came back or quorum was lost, DONE (merged into the other) when it was
+  // fenced meanwhile.
+  bool only_if_lost = false;
 };
 struct ConfirmFenced {
   std::string id;
@@ -148,7 +172,41 @@ struct QueryTargets {
   std::string id;
   std::string target;
 };
-using Event = std::variant<RequestFence, ConfirmFenced, AgentFinished, TimerFired, QueryTargets>;
+// A device's health, from its periodic monitor (the agent's monitor action).
+struct DeviceHealth {
+  enum State {
+    kUnknown,  // not checked yet
+    kOk,       // the last monitor succeeded
+    kFailed,   // the last monitor failed: the device is tried after the healthy ones
+  };
+  State state = kUnknown;
+  absl::Time last_check = absl::InfinitePast();  // wall clock
+  std::string reason;                            // why the last monitor failed
+};
+const char* DeviceHealthName(DeviceHealth::State state);  // "unknown", "ok", "failed"
+
+// Runs the monitors that are due (each device every monitor_interval, the first at once). The
+// driver feeds it periodically (every second).
+struct MonitorTick {};
+// Runs `device`'s monitor now (or joins the one running); answered by a DeviceChecked.
+struct MonitorDevice {
+  std::string device;
+};
+
+// Ends a running operation at once, FAILED with `reason`: its agent run is cancelled (killed),
+// nothing more is tried. Ignored when no such operation runs.
+struct CancelOperation {
+  std::string id;
+  std::string reason;
+};
+using Event = std::variant<RequestFence,
+                           ConfirmFenced,
+                           AgentFinished,
+                           TimerFired,
+                           QueryTargets,
+                           CancelOperation,
+                           MonitorTick,
+                           MonitorDevice>;
 
 // ---- Effects ----
 
@@ -190,9 +248,25 @@ struct TargetsAnswer {
   bool capable = false;
   int level = 0;
   std::vector<std::string> devices;
+  // Every device of this node that can fence the target (sorted), and the target's topology
+  // levels as this node has them (index, devices), whether or not this node holds the devices.
+  std::vector<std::string> capable_devices;
+  std::vector<std::pair<int, std::vector<std::string>>> levels;
+  bool degraded = false;  // a device of the first step failed its last monitor
 };
-using Effect = std::
-    variant<RunAgent, CancelRun, ArmTimer, CancelTimer, OperationChanged, LogLine, TargetsAnswer>;
+// A monitor finished (or a MonitorDevice named no device: kUnknown, reason "no such device").
+struct DeviceChecked {
+  std::string device;
+  DeviceHealth health;
+};
+using Effect = std::variant<RunAgent,
+                            CancelRun,
+                            ArmTimer,
+                            CancelTimer,
+                            OperationChanged,
+                            LogLine,
+                            TargetsAnswer,
+                            DeviceChecked>;
 using Effects = std::vector<Effect>;
 
 class FencingCore {
@@ -205,7 +279,20 @@ class FencingCore {
   bool UnregisterDevice(const std::string& id);
   void SetTopology(FencingTopology topology) { topology_ = std::move(topology); }
   void SetNodeAttributes(NodeAttributes attributes) { node_attributes_ = std::move(attributes); }
+  // The nodes that are members now (of this node's partition) and whether it has quorum
+  // (nullopt: not known), for only_if_lost requests.
+  void SetMembership(std::set<std::string> members, std::optional<bool> quorate) {
+    members_ = std::move(members);
+    quorate_ = quorate;
+  }
+  // `target` was fenced (done) by operation `id` at `when` (wall), elsewhere (another node's, or
+  // the cluster's, operation), for only_if_lost requests.
+  void NoteFenced(const std::string& target, const std::string& id, absl::Time when);
+  // stonith-timeout: the action timeout of devices without pcmk_<action>_timeout.
+  void SetDefaultTimeout(absl::Duration timeout) { options_.default_timeout = timeout; }
   const std::map<std::string, FenceDevice>& devices() const { return devices_; }
+  // Every registered device's health (kUnknown until its first monitor).
+  DeviceHealth Health(const std::string& device) const;
 
   Effects Handle(Event event, Now now);
 
@@ -244,12 +331,18 @@ class FencingCore {
     std::vector<std::string> merged;                      // request ids merged into this operation
     absl::Duration total_timeout = absl::ZeroDuration();  // the deadline armed at planning
     bool query_only = false;                              // a QueryTargets: answer, no execution
+    bool still_checked = false;  // only_if_lost: checked before the first shot
   };
   struct CachedList {
     std::vector<std::string> targets;
     absl::Time at = absl::InfinitePast();
   };
-  enum class RunPurpose { kQuery, kExecute };
+  enum class RunPurpose { kQuery, kExecute, kMonitor };
+  struct Monitor {
+    DeviceHealth health;
+    absl::Time due = absl::InfinitePast();  // monotonic; InfinitePast: at the next tick
+    int64_t run_id = 0;                     // the running monitor, 0 when none
+  };
   struct RunInfo {
     std::string op_id;
     RunPurpose purpose = RunPurpose::kExecute;
@@ -262,6 +355,11 @@ class FencingCore {
   void OnAgentFinished(AgentFinished finished, Now now, Effects& out);
   void OnTimer(const TimerKey& key, Now now, Effects& out);
   void OnQuery(const QueryTargets& query, Now now, Effects& out);
+  void StartMonitor(const std::string& id, Effects& out);
+  // only_if_lost: whether the operation should still shoot; false when it was ended here.
+  bool StillWanted(Operation& op, Now now, Effects& out);
+  void OnMonitorResult(const std::string& id, const FenceResult& result, Now now, Effects& out);
+  bool Failed(const std::string& device) const;
 
   void StartQueries(Operation& op, Now now, Effects& out);
   void OnQueryResult(
@@ -284,7 +382,15 @@ class FencingCore {
   NodeAttributes node_attributes_;
   std::map<std::string, Operation> ops_;  // running operations by id
   std::map<int64_t, RunInfo> runs_;
-  std::map<std::string, CachedList> lists_;            // device -> its last list output
+  std::map<std::string, CachedList> lists_;  // device -> its last list output
+  std::map<std::string, Monitor> monitors_;  // by device
+  std::set<std::string> members_;
+  std::optional<bool> quorate_;
+  struct Fenced {
+    std::string id;
+    absl::Time when = absl::InfinitePast();
+  };
+  std::map<std::string, Fenced> fenced_;               // by target: the last NoteFenced
   std::map<std::string, FenceRecord> pending_merged_;  // merged requests by id, until done
   std::deque<FenceRecord> history_;                    // finished, oldest first
   int64_t next_run_id_ = 1;

@@ -310,5 +310,119 @@ TEST_CASE("without topology, devices are tried by priority; a success within tol
   CHECK(f.node.runs().size() == 3);
 }
 
+TEST_CASE("monitoring: a device that fails its monitor is tried after the healthy ones") {
+  Fixture f;
+  FenceDevice hi = Device("hi", {{"pcmk_host_list", "n2"}});
+  hi.priority = 10;
+  hi.monitor_interval = absl::Seconds(60);
+  FenceDevice lo = Device("lo", {{"pcmk_host_list", "n2"}});
+  lo.priority = 1;
+  FenceDevice quiet = Device("quiet", {{"pcmk_host_list", "n9"}});
+  quiet.monitor_interval = absl::ZeroDuration();  // not monitored
+  f.node.core().RegisterDevice(hi);
+  f.node.core().RegisterDevice(lo);
+  f.node.core().RegisterDevice(quiet);
+  bool hi_broken = true;
+  f.behaviour["hi"] = [&hi_broken](const RunAgent& run) {
+    AgentReply r;
+    if (run.action == "monitor" && hi_broken) {
+      r.exit_code = 1;
+      r.stderr_reason = "Failed: Unable to connect/login to fencing device";
+    }
+    return r;
+  };
+  CHECK(f.node.core().Health("hi").state == DeviceHealth::kUnknown);
+  f.node.Feed(MonitorTick{});
+  f.world.RunFor(absl::Seconds(5));
+  CHECK(f.node.core().Health("hi").state == DeviceHealth::kFailed);
+  CHECK(f.node.core().Health("hi").reason == "Failed: Unable to connect/login to fencing device");
+  CHECK(f.node.core().Health("hi").last_check == f.world.now() - absl::Seconds(4));
+  CHECK(f.node.core().Health("lo").state == DeviceHealth::kOk);
+  CHECK(f.node.core().Health("quiet").state == DeviceHealth::kUnknown);
+  CHECK(f.RunSummary() == std::vector<std::string>{"hi:monitor", "lo:monitor"});
+  // Not due yet: nothing runs.
+  f.node.Feed(MonitorTick{});
+  CHECK(f.RunSummary().size() == 2);
+
+  FenceRecord r = f.Fence("n2", FenceAction::kOff);
+  CHECK(r.state == FenceState::kDone);
+  CHECK(r.device == "lo");  // despite its lower priority
+
+  // Repaired: the next monitor, an interval later, finds it healthy; it is first again.
+  hi_broken = false;
+  f.node.Feed(MonitorTick{});
+  f.world.RunFor(absl::Seconds(5));
+  CHECK(f.node.core().Health("hi").state == DeviceHealth::kOk);
+  r = f.Fence("n2", FenceAction::kOff, absl::ZeroDuration(), "op2");
+  CHECK(r.device == "hi");
+
+  // A failed device is still used when it is the only one.
+  hi_broken = true;
+  f.node.Feed(MonitorDevice{"hi"});
+  f.world.RunFor(absl::Seconds(5));
+  CHECK(f.node.core().Health("hi").state == DeviceHealth::kFailed);
+  f.node.core().UnregisterDevice("lo");
+  r = f.Fence("n2", FenceAction::kOff, absl::ZeroDuration(), "op3");
+  CHECK(r.state == FenceState::kDone);
+  CHECK(r.device == "hi");
+}
+
+TEST_CASE("unfencing runs \"on\" through every device that provides unfencing") {
+  Fixture f;
+  f.node.core().RegisterDevice(Device("u1", {{"pcmk_host_list", "n2"}, {"provides", "unfencing"}}));
+  f.node.core().RegisterDevice(Device("u2", {{"pcmk_host_list", "n2"}, {"provides", "unfencing"}}));
+  f.node.core().RegisterDevice(Device("plain", {{"pcmk_host_list", "n2"}}));
+  FenceRecord r = f.Fence("n2", FenceAction::kOn);
+  CHECK(r.state == FenceState::kDone);
+  CHECK(f.RunSummary() == std::vector<std::string>{"u1:on", "u2:on"});
+  // Fencing still takes one device at a time.
+  r = f.Fence("n2", FenceAction::kOff, absl::ZeroDuration(), "op2");
+  CHECK(r.state == FenceState::kDone);
+  CHECK(f.RunSummary().size() == 3);
+}
+
+TEST_CASE("only-if-lost requests check after their delay whether to still shoot") {
+  Fixture f;
+  f.node.core().RegisterDevice(Device("d1", {{"pcmk_host_list", "n2 n3 n4"}}));
+  auto lost = [&f](const std::string& target, const std::string& id) {
+    f.node.Feed(RequestFence{.id = id,
+                             .target = target,
+                             .action = FenceAction::kOff,
+                             .origin = "n1",
+                             .client = "crmd",
+                             .delay = absl::Seconds(10),
+                             .only_if_lost = true});
+  };
+  f.node.core().SetMembership({"n1"}, true);
+  lost("n2", "a");
+  lost("n3", "b");
+  lost("n4", "c");
+  f.world.RunFor(absl::Seconds(5));
+  // Meanwhile: n2 comes back; n3 is fenced by another node's operation.
+  f.node.core().SetMembership({"n1", "n2"}, true);
+  f.node.core().NoteFenced("n3", "elsewhere-1", f.world.now());
+  f.world.RunFor(absl::Minutes(5));
+  CHECK(f.node.Last("a")->state == FenceState::kFailed);
+  CHECK(f.node.Last("a")->exit_reason == "Not fenced: n2 is a member again");
+  CHECK(f.node.Last("b")->state == FenceState::kDone);
+  CHECK(f.node.Last("b")->merged_into == "elsewhere-1");
+  CHECK(f.node.Last("c")->state == FenceState::kDone);  // still lost: shot
+  CHECK(f.RunSummary() == std::vector<std::string>{"d1:off"});
+  // Quorum lost while waiting: not shot either.
+  lost("n4", "d");
+  f.world.RunFor(absl::Seconds(5));
+  f.node.core().SetMembership({"n1"}, false);
+  f.world.RunFor(absl::Minutes(5));
+  CHECK(f.node.Last("d")->exit_reason == "Not fenced: this node lost quorum");
+  CHECK(f.RunSummary().size() == 1);
+  // An earlier fencing (before the request) does not count.
+  f.node.core().SetMembership({"n1"}, true);
+  f.node.core().NoteFenced("n4", "long-ago", f.world.now() - absl::Hours(1));
+  lost("n4", "e");
+  f.world.RunFor(absl::Minutes(5));
+  CHECK(f.node.Last("e")->state == FenceState::kDone);
+  CHECK(f.node.Last("e")->merged_into.empty());
+}
+
 }  // namespace
 }  // namespace ha::stonithd

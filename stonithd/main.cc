@@ -1,12 +1,18 @@
 // stonithd: fencing (issue 8). Runs fence agents for fencing requests with the devices of the CIB
 // and those registered through the API, keeps the fencing history, and serves the Fencer API on
 // its socket (stonithd/stonithd_driver.h). Requests go to every node through membershipd's
-// `stonithd` process group (common/group_link.h, stonithd/fencing_cluster.h).
+// `stonithd` process group (common/group_channel.h, stonithd/fencing_cluster.h). When this node
+// learns that it was fenced while it still runs, stonithd exits ExitCode::kFatal, so the
+// supervisor stops the whole stack and does not respawn it.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "common/daemon_runtime.h"
-#include "common/group_link.h"
+#include "common/exit_codes.h"
+#include "common/group_channel.h"
 #include "common/logging.h"
 #include "lrmd/process_runner.h"
 #include "stonithd/cib_source.h"
@@ -18,6 +24,13 @@ int main(int argc, char** argv) {
     options.core.local_node = rt.local_node().name;
     options.core.seed = static_cast<uint64_t>(absl::ToUnixNanos(rt.clock().WallNow()));
     options.standalone = false;
+    // This start of the node's stack (the supervisor's, else this process's): a new stack is a
+    // new incarnation, accepted in the stonithd group after a fencing of this node.
+    if (const char* stack = std::getenv("HA_STACK_INCARNATION"); stack != nullptr && *stack != 0)
+      options.incarnation = stack;
+    else
+      options.incarnation =
+          absl::StrCat(getpid(), "-", absl::ToUnixNanos(rt.clock().WallNow()) & 0xffffffffffffLL);
     if (const char* dir = std::getenv("HA_FENCE_AGENT_DIR"); dir != nullptr && *dir != '\0') {
       options.paths.bin_dir = dir;  // tests: agents of their own
     }
@@ -36,12 +49,11 @@ int main(int argc, char** argv) {
     auto* cib = rt.Adopt(std::make_unique<ha::stonithd::CibSource>(
         rt.loop(), *driver, ha::DaemonSocketPath(rt.config(), "cibd")));
     // The link is adopted after the driver, so it (and its threads) goes first.
-    ha::GroupLink::Options link_options;
-    link_options.socket_path = ha::DaemonSocketPath(rt.config(), "membershipd");
+    ha::GroupChannel::Options link_options;
     link_options.group = "stonithd";
     link_options.client_name = "stonithd";
     link_options.log_subsystem = "fencing";
-    ha::GroupLink::Handlers handlers;
+    ha::GroupChannel::Handlers handlers;
     handlers.joined = [driver](uint64_t g, uint32_t node_id, uint32_t pid) {
       driver->OnGroupJoined(g, ha::stonithd::GroupMember{node_id, pid});
     };
@@ -55,19 +67,33 @@ int main(int argc, char** argv) {
       driver->OnGroupMessage(g, ha::stonithd::GroupMember{node_id, pid}, std::move(payload));
     };
     handlers.lost = [driver](uint64_t g, std::string why) { driver->OnGroupLost(g, why); };
+    handlers.quorum = [driver](bool quorate) { driver->OnQuorum(quorate); };
     auto* link =
-        rt.Adopt(std::make_unique<ha::GroupLink>(rt.loop(), link_options, std::move(handlers)));
+        rt.Adopt(ha::MakeGroupChannel(rt.config(), rt.loop(), link_options, std::move(handlers)));
     driver->SetGroupSend([link](uint64_t generation, std::string payload) {
       link->Multicast(generation, std::move(payload));
     });
     driver->SetStatusListener(
         [&rt](const std::string& detail) { rt.SetState(ha::daemon::v1::SERVING, detail); });
     rt.AddService(driver);
-    rt.SetStopHandler([&rt, driver, cib, link] {
+    auto stop = [&rt, driver, cib, link] {
       cib->Stop();
       link->Stop();
       driver->Stop();  // ends the WatchEvents streams, so the server stops at once
       rt.RequestStop();
+    };
+    rt.SetStopHandler(stop);
+    // Fenced but still running (the device did nothing, or the node came back without a
+    // reboot): the stack must not go on, nor be respawned (like Pacemaker's controller).
+    driver->SetFencedListener([&rt, stop](const ha::stonithd::FencedSelf& fenced) {
+      HA_LOG("main",
+             LOG_CRIT,
+             "this node was fenced (%s); exiting fatally so that the supervisor stops the "
+             "stack without a respawn",
+             fenced.op_id.empty() ? std::string("refused by the stonithd group")
+                                  : absl::StrCat("op ", fenced.op_id, " by ", fenced.executor));
+      rt.SetExitCode(ha::ToInt(ha::ExitCode::kFatal));
+      rt.loop().Post(stop);
     });
     cib->Start();
     link->Start();

@@ -68,7 +68,10 @@ v1::FenceOperation ToProto(const FenceRecord& record) {
   return op;
 }
 
-v1::Device ToProto(const FenceDevice& device, v1::DeviceSource source, const std::string& node) {
+v1::Device ToProto(const FenceDevice& device,
+                   v1::DeviceSource source,
+                   const std::string& node,
+                   const DeviceHealth& health) {
   v1::Device out;
   out.set_id(device.id);
   out.set_agent(device.agent);
@@ -78,6 +81,10 @@ v1::Device ToProto(const FenceDevice& device, v1::DeviceSource source, const std
   out.set_source(source);
   out.set_host_check(std::string(HostCheckName(device.host_check)));
   out.add_nodes(node);
+  out.set_status(DeviceHealthName(health.state));
+  out.set_status_reason(health.reason);
+  out.set_last_check_unix_ms(UnixMillis(health.last_check));
+  out.set_monitor_interval_s(static_cast<uint32_t>(absl::ToInt64Seconds(device.monitor_interval)));
   return out;
 }
 

@@ -17,8 +17,12 @@ absl::StatusOr<FenceAction> FromProto(v1::FenceAction action);
 v1::FenceState ToProto(FenceState state);
 v1::FenceOperation ToProto(const FenceRecord& record);
 
-// A device as the API shows it: secrets replaced by "****"; `node` is the node holding it.
-v1::Device ToProto(const FenceDevice& device, v1::DeviceSource source, const std::string& node);
+// A device as the API shows it: secrets replaced by "****"; `node` is the node holding it;
+// `health` its last monitor.
+v1::Device ToProto(const FenceDevice& device,
+                   v1::DeviceSource source,
+                   const std::string& node,
+                   const DeviceHealth& health = {});
 
 // InvalidArgument when no target is set or it is empty.
 absl::StatusOr<LevelTarget> FromProto(const v1::LevelTarget& target);

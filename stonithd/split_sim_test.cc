@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "stonithd/fencing_core.h"
 #include "stonithd/fencing_sim.h"
 
@@ -64,7 +65,9 @@ Outcome RunSplit(uint64_t seed, const Config& config) {
 
   // Each node sees the split within a second and requests fencing of the other.
   for (const auto& [name, peer] : std::map<std::string, std::string>{{"n1", "n2"}, {"n2", "n1"}}) {
-    absl::Duration delay = PriorityFencingDelay(peer, config.priorities, config.priority_delay);
+    // Each side sees only itself online: one of two nodes, no majority.
+    absl::Duration delay =
+        PriorityFencingDelay(peer, config.priorities, {"n1", "n2"}, {name}, config.priority_delay);
     sim::Node* node = nodes[name].get();
     world.At(world.now() + uniform_ms(0, 1000), [node, peer = peer, delay] {
       node->Feed(RequestFence{.target = peer,
@@ -124,6 +127,105 @@ TEST_CASE("split with random pcmk_delay_max on both devices: nearly always one s
   // A random delay only makes a shoot-out unlikely (both within the switch's lag), which is why
   // Pacemaker recommends a fixed delay on one side.
   CHECK(one >= static_cast<int>(kSeeds * 8 / 10));
+}
+
+// The split heals while both nodes wait (n1 2-3 s on its device for n2, n2 5-15 s): each node
+// sees the other as a member again before its delay ends. A request "only if lost" (the seed's
+// stonith-helper) checks that after its delay and does not shoot; an ordinary one shoots anyway.
+struct HealOutcome {
+  bool n1_up = false;
+  bool n2_up = false;
+  int shots = 0;  // off/reboot agent runs
+  std::vector<FenceRecord> records;
+};
+
+HealOutcome RunHealingSplit(uint64_t seed, bool only_if_lost) {
+  sim::World world;
+  std::mt19937_64 rng(seed);
+  auto uniform_ms = [&rng](int64_t lo, int64_t hi) {
+    return absl::Milliseconds(std::uniform_int_distribution<int64_t>(lo, hi)(rng));
+  };
+  std::map<std::string, std::unique_ptr<sim::Node>> nodes;
+  int shots = 0;
+  auto agent = [&](const RunAgent& run) {
+    sim::AgentReply reply;
+    reply.duration = uniform_ms(500, 2000);
+    if (run.action == "off" || run.action == "reboot") {
+      ++shots;
+      std::string target = run.target;
+      reply.side_effect_after = uniform_ms(50, 300);
+      reply.side_effect = [&nodes, target] { nodes.at(target)->Kill(); };
+    }
+    return reply;
+  };
+  for (const char* name : {"n1", "n2"}) {
+    FencingCoreOptions options;
+    options.local_node = name;
+    options.seed = seed * 2 + (name[1] - '0');
+    nodes[name] = std::make_unique<sim::Node>(world, options, agent);
+    nodes[name]->core().SetMembership({"n1", "n2"}, std::nullopt);
+  }
+  auto device =
+      [](const std::string& id, const std::string& target, const char* base, const char* max) {
+        absl::StatusOr<FenceDevice> d = MakeFenceDevice(
+            id,
+            "fence_ipmilan",
+            {{"pcmk_host_list", target}, {"pcmk_delay_base", base}, {"pcmk_delay_max", max}});
+        REQUIRE(d.ok());
+        return *d;
+      };
+  nodes["n1"]->core().RegisterDevice(device("fence-n2", "n2", "2s", "3s"));
+  nodes["n2"]->core().RegisterDevice(device("fence-n1", "n1", "5s", "15s"));
+  for (const auto& [name, peer] : std::map<std::string, std::string>{{"n1", "n2"}, {"n2", "n1"}}) {
+    sim::Node* node = nodes[name].get();
+    world.At(world.now() + uniform_ms(0, 500), [node, peer = peer, only_if_lost] {
+      node->core().SetMembership({node->name()}, std::nullopt);
+      node->Feed(RequestFence{.id = "lost-" + peer,
+                              .target = peer,
+                              .action = FenceAction::kReboot,
+                              .origin = node->name(),
+                              .client = "crmd",
+                              .only_if_lost = only_if_lost});
+    });
+  }
+  // The link comes back 0.6-1.8 s in: each side sees the other again a little later.
+  const absl::Duration heal = uniform_ms(600, 1800);
+  for (auto& [name, node] : nodes) {
+    sim::Node* n = node.get();
+    world.At(world.now() + heal + uniform_ms(0, 100), [n] {
+      n->core().SetMembership({"n1", "n2"}, std::nullopt);
+    });
+  }
+  world.RunFor(absl::Minutes(10));
+  HealOutcome out{nodes["n1"]->alive(), nodes["n2"]->alive(), shots, {}};
+  for (auto& [name, node] : nodes) {
+    for (const FenceRecord& r : node->core().History()) {
+      out.records.push_back(r);
+    }
+  }
+  return out;
+}
+
+TEST_CASE("a split that heals during the delays: only-if-lost requests do not shoot") {
+  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
+    CAPTURE(seed);
+    HealOutcome o = RunHealingSplit(seed, true);
+    REQUIRE(o.n1_up);
+    REQUIRE(o.n2_up);
+    REQUIRE(o.shots == 0);
+    REQUIRE(o.records.size() == 2);
+    for (const FenceRecord& r : o.records) {
+      REQUIRE(r.state == FenceState::kFailed);
+      REQUIRE(r.exit_reason == absl::StrCat("Not fenced: ", r.target, " is a member again"));
+    }
+  }
+  // The control: ordinary requests shoot after their delay although the split healed.
+  int shot = 0;
+  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
+    HealOutcome o = RunHealingSplit(seed, false);
+    shot += (!o.n1_up || !o.n2_up) ? 1 : 0;
+  }
+  CHECK(shot == static_cast<int>(kSeeds));
 }
 
 }  // namespace

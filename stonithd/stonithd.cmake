@@ -18,6 +18,7 @@ target_link_libraries(ha_stonithd_agents
 add_library(ha_stonithd_core STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/fencing_core.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/fencing_cluster.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/fencing_cluster_sync.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/cluster_wire.cc
 )
 target_include_directories(ha_stonithd_core PUBLIC ${CMAKE_SOURCE_DIR})

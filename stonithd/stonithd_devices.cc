@@ -1,6 +1,5 @@
 // The driver's device half: devices and levels from the CIB and the API, their queries, and the
 // agents' meta-data.
-#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
@@ -44,6 +43,7 @@ void StonithdDriver::ApplyCibConfig(FencingConfig config) {
   }
   for (const std::string& id : gone) {
     cluster_.core().UnregisterDevice(id);
+    AnswerMonitorWaiters(id, DeviceHealth{.reason = "the device was removed"});
     sources_.erase(id);
     HA_LOG_NOTICE("fencing", "device %s removed (no longer in the CIB)", id);
     PublishDevice(id, false, v1::DEVICE_FROM_CIB);
@@ -61,6 +61,22 @@ void StonithdDriver::ApplyCibConfig(FencingConfig config) {
     sources_[id] = v1::DEVICE_FROM_CIB;
     PublishDevice(id, true, v1::DEVICE_FROM_CIB);
   }
+  const FencingOptions& before = cluster_.cluster_options();
+  const FencingOptions& after = config.options;
+  if (before.enabled != after.enabled || before.action != after.action ||
+      before.timeout != after.timeout || before.priority_delay != after.priority_delay) {
+    HA_LOG_NOTICE("fencing",
+                  "cluster options from the CIB: stonith-enabled=%s stonith-action=%s "
+                  "stonith-timeout=%s priority-fencing-delay=%s",
+                  after.enabled ? "true" : "false",
+                  after.action,
+                  absl::FormatDuration(after.timeout),
+                  absl::FormatDuration(after.priority_delay));
+  }
+  cluster_.SetClusterOptions(after);
+  cluster_.SetNodes(
+      std::move(config.nodes), std::move(config.node_names), std::move(config.node_priorities));
+  EnsureMonitorTick();
   cib_levels_ = config.topology.levels();
   node_attributes_ = std::move(config.node_attributes);
   cluster_.core().SetNodeAttributes(node_attributes_);
@@ -182,7 +198,8 @@ grpc::Status StonithdDriver::ListDevices(grpc::ServerContext* ctx,
           }
         };
         for (const auto& [id, device] : cluster_.core().devices()) {
-          v1::Device proto = ToProto(device, SourceOf(id), options_.core.local_node);
+          v1::Device proto =
+              ToProto(device, SourceOf(id), options_.core.local_node, cluster_.core().Health(id));
           if (target.empty()) {
             pending->capable[id] = std::move(proto);
             one_done();
@@ -255,19 +272,47 @@ grpc::Status StonithdDriver::ListTargets(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status StonithdDriver::MonitorDevice(grpc::ServerContext* ctx,
+                                           const v1::MonitorDeviceRequest* request,
+                                           v1::MonitorDeviceResponse* response) {
+  using Answer = absl::StatusOr<v1::Device>;
+  absl::StatusOr<Answer> device =
+      AskLoop<Answer>(loop_, ctx, [this, id = request->id()](Reply<Answer> reply) {
+        if (cluster_.core().devices().count(id) == 0) {
+          reply(absl::NotFoundError(absl::StrCat("no device ", id, " on this node")));
+          return;
+        }
+        monitor_waiters_[id].push_back([this, id, reply](const DeviceHealth& health) {
+          auto it = cluster_.core().devices().find(id);
+          if (it == cluster_.core().devices().end()) {
+            reply(absl::NotFoundError(absl::StrCat("device ", id, " was removed")));
+            return;
+          }
+          reply(ToProto(it->second, SourceOf(id), options_.core.local_node, health));
+        });
+        Feed(stonithd::MonitorDevice{id});
+      });
+  if (!device.ok()) {
+    return ToGrpcStatus(device.status());
+  }
+  if (!device->ok()) {
+    return ToGrpcStatus(device->status());
+  }
+  *response->mutable_device() = **device;
+  return grpc::Status::OK;
+}
+
 grpc::Status StonithdDriver::RegisterDevice(grpc::ServerContext* ctx,
                                             const v1::RegisterDeviceRequest* request,
                                             v1::RegisterDeviceResponse* response) {
   const std::string& agent = request->agent();
-  if (request->id().empty() || agent.empty() || agent.find('/') != std::string::npos) {
+  if (request->id().empty() || !IsValidAgentType(agent)) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "a device needs an id and an agent name without '/'");
+                        "a device needs an id and a fence agent (or STONITH plugin) name");
   }
-  const std::string path = absl::StrCat(options_.paths.bin_dir, "/", agent);
-  if (access(path.c_str(), X_OK) != 0) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("the fence agent ", agent, " is not installed (", path, ")"));
-  }
+  // A fence agent in the agents' folder, or a legacy plugin run through the adapter.
+  if (absl::Status installed = CheckAgentInstalled(agent, options_.paths); !installed.ok())
+    return ToGrpcStatus(installed);
   AgentCapabilities caps = CapabilitiesOf(agent, options_.metadata_timeout + absl::Seconds(2));
   std::map<std::string, std::string> params(request->parameters().begin(),
                                             request->parameters().end());
@@ -287,6 +332,7 @@ grpc::Status StonithdDriver::RegisterDevice(grpc::ServerContext* ctx,
         v1::Device proto = ToProto(*made, v1::DEVICE_FROM_API, options_.core.local_node);
         HA_LOG_NOTICE("fencing", "device %s (%s) registered through the API", id, agent);
         cluster_.core().RegisterDevice(*std::move(made));
+        EnsureMonitorTick();
         sources_[id] = v1::DEVICE_FROM_API;
         PublishDevice(id, true, v1::DEVICE_FROM_API);
         return proto;
@@ -306,6 +352,7 @@ grpc::Status StonithdDriver::UnregisterDevice(grpc::ServerContext* ctx,
       return absl::NotFoundError(absl::StrCat("no device ", id, " registered through the API"));
     }
     cluster_.core().UnregisterDevice(id);
+    AnswerMonitorWaiters(id, DeviceHealth{.reason = "the device was removed"});
     sources_.erase(id);
     HA_LOG_NOTICE("fencing", "device %s unregistered through the API", id);
     PublishDevice(id, false, v1::DEVICE_FROM_API);

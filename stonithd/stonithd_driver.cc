@@ -4,6 +4,7 @@
 
 #include <syslog.h>
 
+#include <optional>
 #include <random>
 #include <set>
 #include <utility>
@@ -51,10 +52,15 @@ StonithdDriver::StonithdDriver(EventLoop& loop,
       clock_(clock),
       options_(std::move(options)),
       agents_(runner, options_.paths),
-      cluster_(FencingClusterOptions{.core = options_.core, .standalone = options_.standalone}) {}
+      cluster_(FencingClusterOptions{.core = options_.core,
+                                     .standalone = options_.standalone,
+                                     .incarnation = options_.incarnation}) {}
 
 StonithdDriver::~StonithdDriver() {
   Stop();
+  if (monitor_tick_) {
+    loop_.CancelTimer(*monitor_tick_);
+  }
   for (auto& [key, timer] : timers_) {
     loop_.CancelTimer(timer);
   }
@@ -104,6 +110,7 @@ void StonithdDriver::OnGroupMessage(uint64_t generation, GroupMember sender, std
     return;
   }
   Feed(GroupDelivered{sender, std::move(payload)});
+  ReportStatus();  // a member refused as fenced changes the count
 }
 
 void StonithdDriver::OnGroupLost(uint64_t generation, std::string why) {
@@ -115,10 +122,17 @@ void StonithdDriver::OnGroupLost(uint64_t generation, std::string why) {
   ReportStatus();
 }
 
+void StonithdDriver::OnQuorum(bool quorate) {
+  HA_LOG_INFO("fencing", "this partition %s quorum", quorate ? "has" : "does not have");
+  cluster_.SetQuorate(quorate);
+}
+
 void StonithdDriver::ReportStatus() {
   std::string status =
-      cluster_.joined() ? absl::StrCat("in the stonithd group, ", cluster_.members(), " member(s)")
-                        : "waiting for the stonithd group (membershipd)";
+      cluster_.fenced_self() ? "this node was fenced: stopping its stack"
+      : cluster_.joined()
+          ? absl::StrCat("in the stonithd group, ", cluster_.members(), " member(s)")
+          : "waiting for the stonithd group (membershipd)";
   if (status != last_status_ && on_status_) {
     last_status_ = status;
     on_status_(status);
@@ -157,6 +171,8 @@ void StonithdDriver::Apply(const Effect& effect) {
       waiters_.erase(it);
       reply(record);
     }
+  } else if (const auto* checked = std::get_if<DeviceChecked>(&effect)) {
+    AnswerMonitorWaiters(checked->device, checked->health);
   } else if (const auto* line = std::get_if<LogLine>(&effect)) {
     HA_LOG("fencing", Priority(line->level), "%s", line->text);
   }
@@ -205,6 +221,29 @@ void StonithdDriver::PublishTopologyChanged() {
   watchers_.Publish(event);
 }
 
+void StonithdDriver::AnswerMonitorWaiters(const std::string& device, const DeviceHealth& health) {
+  auto it = monitor_waiters_.find(device);
+  if (it == monitor_waiters_.end()) {
+    return;
+  }
+  auto waiters = std::move(it->second);
+  monitor_waiters_.erase(it);
+  for (auto& waiter : waiters) {
+    waiter(health);
+  }
+}
+
+void StonithdDriver::EnsureMonitorTick() {
+  if (monitor_tick_) {
+    return;
+  }
+  monitor_tick_ = loop_.AddTimer(absl::Seconds(1), [this] {
+    monitor_tick_.reset();
+    Feed(MonitorTick{});
+    EnsureMonitorTick();
+  });
+}
+
 // ---- Fencing ----
 
 grpc::Status StonithdDriver::Fence(grpc::ServerContext* ctx,
@@ -213,29 +252,52 @@ grpc::Status StonithdDriver::Fence(grpc::ServerContext* ctx,
   if (request->target().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the target is empty");
   }
-  absl::StatusOr<FenceAction> action = FromProto(request->action());
-  if (!action.ok()) {
-    return ToGrpcStatus(action.status());
+  // FENCE_ACTION_UNSPECIFIED: the cluster's stonith-action, read on the loop.
+  std::optional<FenceAction> action;
+  if (request->action() != v1::FENCE_ACTION_UNSPECIFIED) {
+    absl::StatusOr<FenceAction> given = FromProto(request->action());
+    if (!given.ok()) {
+      return ToGrpcStatus(given.status());
+    }
+    action = *given;
   }
   RequestFence fence;
   fence.target = request->target();
-  fence.action = *action;
   fence.origin = options_.core.local_node;
   fence.client = request->client_name().empty() ? "unknown" : request->client_name();
   fence.timeout = absl::Seconds(request->timeout_s());
   fence.tolerance = absl::Seconds(request->tolerance_s());
+  fence.only_if_lost = request->only_if_lost();
   const bool final_only = !request->async();
-  absl::StatusOr<FenceRecord> record =
-      AskLoop<FenceRecord>(loop_, ctx, [this, fence, final_only](Reply<FenceRecord> reply) {
+  absl::StatusOr<absl::StatusOr<FenceRecord>> record = AskLoop<absl::StatusOr<FenceRecord>>(
+      loop_, ctx, [this, fence, action, final_only](Reply<absl::StatusOr<FenceRecord>> reply) {
         RequestFence copy = fence;
+        const FencingOptions& options = cluster_.cluster_options();
+        copy.action =
+            action.value_or(options.action == "off" ? FenceAction::kOff : FenceAction::kReboot);
+        if (!options.enabled) {
+          HA_LOG_WARN("fencing",
+                      "refusing to %s %s: fencing is disabled (stonith-enabled=false) | client=%s",
+                      FenceActionName(copy.action),
+                      copy.target,
+                      copy.client);
+          reply(absl::FailedPreconditionError(
+              absl::StrCat("fencing is disabled in this cluster (stonith-enabled=false): not ",
+                           copy.action == FenceAction::kOn ? "unfencing " : "fencing ",
+                           copy.target)));
+          return;
+        }
         copy.id = NewOperationId();
-        waiters_[copy.id] = Waiter{std::move(reply), final_only};
+        waiters_[copy.id] = Waiter{[reply](const FenceRecord& r) { reply(r); }, final_only};
         Feed(LocalFence{std::move(copy)});
       });
   if (!record.ok()) {
     return ToGrpcStatus(record.status());
   }
-  *response->mutable_operation() = ToProto(*record);
+  if (!record->ok()) {
+    return ToGrpcStatus(record->status());
+  }
+  *response->mutable_operation() = ToProto(**record);
   return grpc::Status::OK;
 }
 

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -38,6 +39,7 @@ namespace ha::stonithd {
 
 struct StonithdDriverOptions {
   FencingCoreOptions core;  // core.local_node names this node
+  std::string incarnation;  // FencingClusterOptions::incarnation: unique per process
   FenceAgentPaths paths;
   absl::Duration metadata_timeout = absl::Seconds(10);
   absl::Duration list_timeout = absl::Seconds(30);  // ListTargets / ListDevices queries
@@ -68,6 +70,15 @@ class StonithdDriver final : public v1::Fencer::Service {
   void OnGroupChange(uint64_t generation, std::vector<GroupMember> members);
   void OnGroupMessage(uint64_t generation, GroupMember sender, std::string payload);
   void OnGroupLost(uint64_t generation, std::string why);
+  // membershipd's quorum (loop thread): only_if_lost requests do not shoot without it.
+  void OnQuorum(bool quorate);
+  // Called once, on the loop, when this node learns it was fenced while it still runs
+  // (FencedSelf, already logged): the daemon must stop the node's stack for good (exit
+  // ExitCode::kFatal). From then on the driver handles nothing of the group. Set before the link
+  // starts.
+  void SetFencedListener(std::function<void(const FencedSelf&)> listener) {
+    on_fenced_ = std::move(listener);
+  }
   // Told a one-line description of the group state when it changes (the daemon's health).
   void SetStatusListener(std::function<void(const std::string&)> listener) {
     on_status_ = std::move(listener);
@@ -96,6 +107,9 @@ class StonithdDriver final : public v1::Fencer::Service {
   grpc::Status ListTargets(grpc::ServerContext*,
                            const v1::ListTargetsRequest*,
                            v1::ListTargetsResponse*) override;
+  grpc::Status MonitorDevice(grpc::ServerContext*,
+                             const v1::MonitorDeviceRequest*,
+                             v1::MonitorDeviceResponse*) override;
   grpc::Status RegisterDevice(grpc::ServerContext*,
                               const v1::RegisterDeviceRequest*,
                               v1::RegisterDeviceResponse*) override;
@@ -139,6 +153,10 @@ class StonithdDriver final : public v1::Fencer::Service {
                 const std::string& target,
                 std::function<void(FenceResult)> done);
   void CheckCapable(const FenceDevice& device, const std::string& target, CapableCallback done);
+  // Loop thread: arms the once-a-second MonitorTick (device monitoring) if not armed yet.
+  void EnsureMonitorTick();
+  // Loop thread: answers the MonitorDevice callers waiting for `device`.
+  void AnswerMonitorWaiters(const std::string& device, const DeviceHealth& health);
   // Loop thread: the topology the core uses, the CIB's levels then the API's (which win).
   void RebuildTopology();
   v1::DeviceSource SourceOf(const std::string& id) const;
@@ -161,10 +179,14 @@ class StonithdDriver final : public v1::Fencer::Service {
         group_send_(generation_, std::move(payload));
       }
     }
+    if (out.fenced_self.has_value() && on_fenced_) {
+      on_fenced_(*out.fenced_self);
+    }
   }};
   GroupSend group_send_;
   uint64_t generation_ = 0;  // the joined session's, 0 when none
   std::function<void(const std::string&)> on_status_;
+  std::function<void(const FencedSelf&)> on_fenced_;
   std::string last_status_;
   std::map<TimerKey, EventLoop::TimerId> timers_;
   std::map<int64_t, FenceAgentRunner::RunId> runs_;  // core run id -> runner id
@@ -175,6 +197,9 @@ class StonithdDriver final : public v1::Fencer::Service {
   FencingTopology topology_;  // what the core has: cib_levels_ and api_levels_
   NodeAttributes node_attributes_;
   std::map<std::string, AgentCapabilities> capabilities_;  // by agent, read meta-data only
+  std::optional<EventLoop::TimerId> monitor_tick_;
+  // MonitorDevice callers waiting for their device's monitor, by device.
+  std::map<std::string, std::vector<std::function<void(const DeviceHealth&)>>> monitor_waiters_;
 
   StreamHub<v1::FenceEvent> watchers_{options_.watch_queue_limit, "fencing events"};
 };

@@ -7,10 +7,12 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/grpc_unix_client.h"
@@ -38,6 +40,8 @@ class Harness {
     fs::create_symlink(kFenceDummy, dir_ + "/bin/fence_dummy");
     fs::create_symlink(std::string(HA_STONITHD_TESTDATA_DIR) + "/fence_fail",
                        dir_ + "/bin/fence_fail");
+    fs::create_symlink(std::string(HA_STONITHD_TESTDATA_DIR) + "/fence_flaky",
+                       dir_ + "/bin/fence_flaky");
     auto loop = CreateQbEventLoop();
     REQUIRE(loop.ok());
     loop_ = *std::move(loop);
@@ -260,8 +264,6 @@ TEST_CASE("refusals, self-fencing, and manual confirmation") {
   CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   h.Fence("", v1::FENCE_OFF, false, &s);
   CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  h.Fence("node-a", v1::FENCE_ACTION_UNSPECIFIED, false, &s);
-  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   {
     v1::UnregisterDeviceRequest request;
     request.set_id("nope");
@@ -325,6 +327,88 @@ TEST_CASE("devices and levels from the CIB sit beside those of the API") {
   config->topology = FencingTopology();
   h.OnLoop([&] { h.driver().ApplyCibConfig(*config); });
   CHECK(h.Devices("") == Strings{"api-fence"});
+}
+
+TEST_CASE("cluster options from the CIB: stonith-action and stonith-enabled") {
+  if (access(kFenceDummy, X_OK) != 0) {
+    WARN("fence_dummy is not installed: skipped");
+    return;
+  }
+  Harness h;
+  REQUIRE(h.Register("dummy",
+                     "fence_dummy",
+                     {{"pcmk_host_list", "node-e"}, {"status_file", h.dir() + "/dummy.status"}})
+              .ok());
+  auto apply = [&h](const char* enabled, const char* action) {
+    pugi::xml_document doc;
+    REQUIRE(doc.load_string(absl::StrCat(R"(<cib><configuration><crm_config>
+        <cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value=")",
+                                         enabled,
+                                         R"("/><nvpair id="o2" name="stonith-action" value=")",
+                                         action,
+                                         R"("/></cluster_property_set></crm_config><nodes/>
+        <resources/></configuration><status/></cib>)")
+                                .c_str()));
+    absl::StatusOr<FencingConfig> config = ParseFencingConfig(doc);
+    REQUIRE(config.ok());
+    h.OnLoop([&] { h.driver().ApplyCibConfig(*config); });
+  };
+  // No action in the request: the cluster's stonith-action.
+  apply("true", "off");
+  v1::FenceOperation op = h.Fence("node-e", v1::FENCE_ACTION_UNSPECIFIED);
+  CHECK(op.state() == v1::FENCE_DONE);
+  CHECK(op.action() == v1::FENCE_OFF);
+  apply("true", "reboot");
+  op = h.Fence("node-e", v1::FENCE_ACTION_UNSPECIFIED);
+  CHECK(op.action() == v1::FENCE_REBOOT);
+  // stonith-enabled=false: refused with FAILED_PRECONDITION, nothing recorded.
+  apply("false", "reboot");
+  grpc::Status s;
+  h.Fence("node-e", v1::FENCE_OFF, false, &s);
+  CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(s.error_message().find("stonith-enabled=false") != std::string::npos);
+  CHECK(h.History("node-e").operations_size() == 2);
+  apply("true", "reboot");
+  CHECK(h.Fence("node-e", v1::FENCE_OFF).state() == v1::FENCE_DONE);
+}
+
+TEST_CASE("devices are monitored; their status is in ListDevices and MonitorDevice") {
+  Harness h;
+  const std::string broken = h.dir() + "/switch-broken";
+  { std::ofstream(broken) << "x"; }
+  REQUIRE(h.Register("flaky", "fence_flaky", {{"pcmk_host_list", "node-f"}, {"fail_file", broken}})
+              .ok());
+  auto monitor = [&h](const std::string& id, grpc::Status* status = nullptr) {
+    v1::MonitorDeviceRequest request;
+    request.set_id(id);
+    v1::MonitorDeviceResponse response;
+    auto ctx = ContextWithDeadline(absl::Seconds(20));
+    grpc::Status s = h.stub().MonitorDevice(ctx.get(), request, &response);
+    if (status != nullptr) {
+      *status = s;
+    } else {
+      REQUIRE(s.ok());
+    }
+    return response.device();
+  };
+  v1::Device d = monitor("flaky");
+  CHECK(d.status() == "failed");
+  CHECK_THAT(d.status_reason(), Catch::Contains("Unable to connect"));
+  CHECK(d.last_check_unix_ms() > 0);
+  CHECK(d.monitor_interval_s() == 60);
+  // The periodic monitor ran too (at once after registration): ListDevices shows the status.
+  v1::ListDevicesResponse all;
+  {
+    auto ctx = ContextWithDeadline(absl::Seconds(10));
+    REQUIRE(h.stub().ListDevices(ctx.get(), v1::ListDevicesRequest(), &all).ok());
+  }
+  REQUIRE(all.devices_size() == 1);
+  CHECK(all.devices(0).status() == "failed");
+  fs::remove(broken);
+  CHECK(monitor("flaky").status() == "ok");
+  grpc::Status s;
+  monitor("nope", &s);
+  CHECK(s.error_code() == grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace

@@ -51,6 +51,9 @@ constexpr char kAgentDir[] = "/usr/sbin";
 constexpr char kFooter[] =
     R"(Devices registered with -R live in this node's stonithd only, in memory, until -D or a
 restart (for testing); devices of the CIB (primitive class="stonith") are read by stonithd itself.
+Devices are monitored (their agent's monitor action, every 60 s or their monitor op's interval):
+-L -v shows the last result, -Q runs it now. A device that failed its monitor is used only when
+no healthy device can fence the target.
 Fencing runs on this node's stonithd with the devices it holds.
 
 Exit codes (Pacemaker's): 0 ok, 1 error (the fencing failed), 4 stonithd refused the caller,
@@ -60,6 +63,8 @@ device can fence the target), 124 timed out.
 Examples:
   stonith_admin -R fence1 -a fence_dummy -o pcmk_host_list=node3 -o status_file=/tmp/f1
   stonith_admin -l node3
+  stonith_admin -L -v
+  stonith_admin -Q fence1
   stonith_admin -B node3 -t 60
   stonith_admin -H '*' -v
   stonith_admin -C node3)";
@@ -168,7 +173,40 @@ absl::Status Call(const grpc::Status& status) {
   return ha::FromGrpcStatus(status);
 }
 
-int ListDevices(Fencer& fencer, const std::string& target) {
+// " id" (Pacemaker's line); with --verbose also the agent and the last monitor's result.
+std::string DeviceLine(const pb::Device& device, bool verbose) {
+  std::string line = absl::StrCat(" ", device.id());
+  if (!verbose) {
+    return line;
+  }
+  absl::StrAppend(&line, " (", device.agent(), "): ", device.status());
+  if (device.last_check_unix_ms() > 0) {
+    absl::StrAppend(&line, ", last checked ", When(device.last_check_unix_ms()));
+  }
+  if (device.monitor_interval_s() == 0) {
+    absl::StrAppend(&line, ", not monitored");
+  } else {
+    absl::StrAppend(&line, ", monitored every ", device.monitor_interval_s(), "s");
+  }
+  if (!device.status_reason().empty()) {
+    absl::StrAppend(&line, " (", device.status_reason(), ")");
+  }
+  return line;
+}
+
+int Query(Fencer& fencer, const std::string& id) {
+  pb::MonitorDeviceRequest request;
+  request.set_id(id);
+  pb::MonitorDeviceResponse response;
+  auto ctx = ha::ContextWithDeadline(kQueryDeadline);
+  if (absl::Status s = Call(fencer.stub().MonitorDevice(ctx.get(), request, &response)); !s.ok()) {
+    return fencer.CallFailed(absl::StrCat("Checking device ", id), s);
+  }
+  std::cout << DeviceLine(response.device(), true) << "\n";
+  return response.device().status() == "ok" ? kOk : kError;
+}
+
+int ListDevices(Fencer& fencer, const std::string& target, bool verbose) {
   pb::ListDevicesRequest request;
   request.set_target(target);
   pb::ListDevicesResponse response;
@@ -177,7 +215,7 @@ int ListDevices(Fencer& fencer, const std::string& target) {
     return fencer.CallFailed("Listing the devices", s);
   }
   for (const pb::Device& device : response.devices()) {
-    std::cout << " " << device.id() << "\n";
+    std::cout << DeviceLine(device, verbose) << "\n";
   }
   std::cout << response.devices_size() << " fence device"
             << (response.devices_size() == 1 ? "" : "s") << " found\n";
@@ -358,6 +396,11 @@ int main(int argc, char** argv) {
   auto* list_targets =
       app.add_option("--list-targets", device, "List the targets the device can fence")
           ->type_name("DEVICE");
+  auto* query = app.add_option("-Q,--query",
+                               device,
+                               "Check the device's status now (runs its monitor); exit 0 when "
+                               "healthy, 1 when not")
+                    ->type_name("DEVICE");
   auto* fence = app.add_option("-F,--fence", node, "Fence (power off) the node")->type_name("NODE");
   auto* reboot = app.add_option("-B,--reboot", node, "Reboot the node")->type_name("NODE");
   auto* unfence =
@@ -386,7 +429,10 @@ int main(int argc, char** argv) {
   int tolerance_s = 0;
   bool verbose = false;
   bool quiet = false;
-  app.add_option("-a,--agent", agent, "The fence agent of -R (e.g. fence_ipmilan)")
+  app.add_option("-a,--agent",
+                 agent,
+                 "The fence agent of -R (e.g. fence_ipmilan), or a legacy STONITH plugin of "
+                 "cluster-glue (e.g. null, external/ssh)")
       ->type_name("AGENT");
   app.add_option("-o,--option", options, "A device parameter NAME=VALUE for -R (repeatable)")
       ->type_name("NAME=VALUE")
@@ -399,7 +445,9 @@ int main(int argc, char** argv) {
                  "Do not fence again if the node was fenced this many seconds ago")
       ->type_name("SECONDS")
       ->check(CLI::Range(0, 86400));
-  app.add_flag("-v,--verbose", verbose, "More output (every history entry)");
+  app.add_flag("-v,--verbose",
+               verbose,
+               "More output (every history entry; each device's status with -L and -l)");
   app.add_flag("-q,--quiet", quiet, "Less output");
 
   try {
@@ -411,6 +459,7 @@ int main(int argc, char** argv) {
 
   std::vector<CLI::Option*> commands = {list_registered,
                                         list_installed,
+                                        query,
                                         list,
                                         list_targets,
                                         fence,
@@ -438,13 +487,16 @@ int main(int argc, char** argv) {
   }
   Fencer fencer(*dir + "/stonithd.sock");
   if (list_registered->count() > 0) {
-    return ListDevices(fencer, "");
+    return ListDevices(fencer, "", verbose);
   }
   if (list->count() > 0) {
-    return ListDevices(fencer, node);
+    return ListDevices(fencer, node, verbose);
   }
   if (list_targets->count() > 0) {
     return ListTargets(fencer, device);
+  }
+  if (query->count() > 0) {
+    return Query(fencer, device);
   }
   if (fence->count() > 0) {
     return FenceNode(fencer, node, pb::FENCE_OFF, timeout_s, tolerance_s);

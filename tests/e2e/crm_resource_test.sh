@@ -12,33 +12,13 @@ mkdir -p "$dir/state" "$dir/run" "$dir/log" "$dir/ocf/resource.d"
 for p in heartbeat pacemaker; do
   ln -s "/usr/lib/ocf/resource.d/$p" "$dir/ocf/resource.d/$p"
 done
-ln -s "$HA_SOURCE_DIR/lrmd/testdata/agents/ha-test" "$dir/ocf/resource.d/ha-test"
+# A copy, not a link: meta-data runs as the cluster user, who may not reach into the source tree.
+cp -r "$HA_SOURCE_DIR/lrmd/testdata/agents/ha-test" "$dir/ocf/resource.d/ha-test"
 ln -s /usr/lib/ocf/lib "$dir/ocf/lib"
+# The OCF root must be reachable by the cluster user, as /usr/lib/ocf is (mktemp made this 0700).
+chmod 711 "$HA_LOCAL_ROOT"
 conf=$dir/corosync.conf
-cat > "$conf" <<CONF
-totem {
-    version: 2
-    cluster_name: crmrsc
-    nodeid: 1
-}
-nodelist {
-    node {
-        nodeid: 1
-        name: node1
-        ring0_addr: 127.0.0.1
-    }
-}
-logging {
-    to_syslog: no
-    to_stderr: no
-    to_logfile: yes
-    logfile: $dir/log/cluster.log
-}
-system {
-    state_dir: $dir/state
-    run_dir: $dir/run
-}
-CONF
+one_node_config "$dir" crmrsc
 export HA_CONFIG=$conf
 state=$dir/dummy.state
 dummy=(--class ocf --provider heartbeat --agent Dummy --option "state=$state")
@@ -145,6 +125,16 @@ check "--show-metadata ocf:heartbeat:Dummy prints its XML" \
 run --show-metadata ocf:pacemaker:Dummy
 check "--show-metadata ocf:pacemaker:Dummy prints its XML" \
   eval '[ "$rc" = 0 ] && contains "<resource-agent" "$out"'
+run --show-metadata ocf:ha-test:WhoAmI
+who=$(sed -n 's:.*<shortdesc lang="en">\(uid=[^<]*\)</shortdesc>.*:\1:p' <<<"$out")
+check "meta-data runs as the cluster user, not root ($who)" \
+  eval '[ "$rc" = 0 ] && [[ "$who" == uid=* ]] && [[ "$who" != uid=0\ * ]]'
+if id hacluster >/dev/null 2>&1; then
+  check "the cluster user is hacluster, without supplementary groups" \
+    test "$who" = "uid=$(id -u hacluster) gid=$(id -g hacluster) groups=$(id -g hacluster)"
+fi
+run --force-start --class ocf --provider ha-test --agent WhoAmI --option "file=$dir/who"
+check "start runs as root" eval '[ "$rc" = 0 ] && grep -q "^uid=0 gid=0 " "$dir/who"'
 run --show-metadata ocf:heartbeat:NoSuchAgent
 check "--show-metadata of a missing agent: exit 105" \
   eval '[ "$rc" = 105 ] && contains "Metadata query for ocf:heartbeat:NoSuchAgent failed" "$err"'

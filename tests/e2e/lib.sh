@@ -60,6 +60,37 @@ stack_state() { status_json "$1" | python3 -c 'import json,sys; print(json.load(
 
 node_log() { cat "$("$LC" path "$1")/log/cluster.log"; }
 
+# one_node_config DIR CLUSTER_NAME: writes DIR/corosync.conf for a lone node 1 on 127.0.0.1 whose
+# log, state and sockets live under DIR (the tests that run single daemons by hand).
+one_node_config() {
+  local dir=$1
+  mkdir -p "$dir/log" "$dir/state" "$dir/run"
+  cat >"$dir/corosync.conf" <<CONF
+totem {
+    version: 2
+    cluster_name: $2
+    nodeid: 1
+}
+nodelist {
+    node {
+        nodeid: 1
+        name: node1
+        ring0_addr: 127.0.0.1
+    }
+}
+logging {
+    to_syslog: no
+    to_stderr: no
+    to_logfile: yes
+    logfile: $dir/log/cluster.log
+}
+system {
+    state_dir: $dir/state
+    run_dir: $dir/run
+}
+CONF
+}
+
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

@@ -8,30 +8,7 @@ dir=$HA_LOCAL_ROOT/lrmd-load
 mkdir -p "$dir/state" "$dir/run" "$dir/log" "$dir/stamps" "$dir/ocf/resource.d"
 ln -s "$HA_SOURCE_DIR/lrmd/testdata/agents/ha-test" "$dir/ocf/resource.d/ha-test"
 conf=$dir/corosync.conf
-cat > "$conf" <<CONF
-totem {
-    version: 2
-    cluster_name: lrmdload
-    nodeid: 1
-}
-nodelist {
-    node {
-        nodeid: 1
-        name: node1
-        ring0_addr: 127.0.0.1
-    }
-}
-logging {
-    to_syslog: no
-    to_stderr: no
-    to_logfile: yes
-    logfile: $dir/log/cluster.log
-}
-system {
-    state_dir: $dir/state
-    run_dir: $dir/run
-}
-CONF
+one_node_config "$dir" lrmdload
 OCF_ROOT=$dir/ocf "$HA_BIN_DIR/lrmd" -c "$conf" </dev/null >"$dir/log/lrmd.out" 2>&1 &
 lrmd_pid=$!
 trap 'kill -TERM $lrmd_pid 2>/dev/null; wait $lrmd_pid 2>/dev/null; cleanup' EXIT

@@ -8,30 +8,7 @@ dir=$HA_LOCAL_ROOT/lrmd-restart
 mkdir -p "$dir/state" "$dir/run" "$dir/log" "$dir/ocf/resource.d"
 ln -s "$HA_SOURCE_DIR/lrmd/testdata/agents/ha-test" "$dir/ocf/resource.d/ha-test"
 conf=$dir/corosync.conf
-cat > "$conf" <<CONF
-totem {
-    version: 2
-    cluster_name: lrmdrestart
-    nodeid: 1
-}
-nodelist {
-    node {
-        nodeid: 1
-        name: node1
-        ring0_addr: 127.0.0.1
-    }
-}
-logging {
-    to_syslog: no
-    to_stderr: no
-    to_logfile: yes
-    logfile: $dir/log/cluster.log
-}
-system {
-    state_dir: $dir/state
-    run_dir: $dir/run
-}
-CONF
+one_node_config "$dir" lrmdrestart
 export HA_CONFIG=$conf
 lrmd_pid=""
 start_lrmd() {

@@ -3,6 +3,8 @@
 # device (Debian's fence-agents) for a fake target named by pcmk_host_list, lists it, fences and
 # reboots the target, reads the history, checks Pacemaker's exit codes, confirms a node by hand
 # (logged loudly), and fences with a device configured in the CIB (read by stonithd from cibd).
+# Then device monitoring (-L -v, -Q, a failed device skipped), unfencing through the devices that
+# provide it, and stonith-enabled=false from the CIB.
 source "$(dirname "$0")/lib.sh"
 
 out=""
@@ -25,6 +27,14 @@ out=$("$HA_BIN_DIR/stonith_admin" --run-dir "$HA_LOCAL_ROOT/none" -L 2>&1); rc=$
 check "stonithd not running: exit 102 (not connected)" test "$rc" = 102
 out=$("$HA_BIN_DIR/stonith_admin" 2>&1); rc=$?
 check "no command: exit 64" test "$rc" = 64
+
+# The node's stonithd runs its agents from a folder of its own (HA_FENCE_AGENT_DIR): fence_dummy
+# and the test agent fence_flaky, whose monitor fails while a file exists.
+agents_dir="$HA_LOCAL_ROOT/agents"
+mkdir -p "$agents_dir"
+ln -s /usr/sbin/fence_dummy "$agents_dir/fence_dummy"
+ln -s "$HA_SOURCE_DIR/stonithd/testdata/fence_flaky" "$agents_dir/fence_flaky"
+export HA_FENCE_AGENT_DIR=$agents_dir
 
 "$LC" up 1 >/dev/null || { not_ok "node 1 starts"; finish; exit 1; }
 ok "node 1 starts"
@@ -84,5 +94,52 @@ sa -B cib-node
 check "and fences with it" eval '[ "$rc" = 0 ] && contains "rebooted by cibfence" "$out"'
 sa -R cibfence -a fence_dummy
 check "-R of a CIB device's id is refused" test "$rc" != 0
+
+# Device monitoring: every device's monitor runs at once, then every 60 s; -L -v shows the last
+# result, -Q runs it now. a-flaky (first by name) is not used while its monitor fails.
+BROKEN="$HA_LOCAL_ROOT/switch-broken"
+touch "$BROKEN"
+sa -R a-flaky -a fence_flaky -o pcmk_host_list=fake-node-9 -o "fail_file=$BROKEN"
+check "-R registers a device whose monitor fails" test "$rc" = 0
+sa -R fence9 -a fence_dummy -o pcmk_host_list=fake-node-9 -o "status_file=$STATUS"
+monitored() { sa -L -v; contains "a-flaky (fence_flaky): failed" "$out" && contains "fence9 (fence_dummy): ok" "$out"; }
+check "-L -v shows each device's last monitor" wait_for 10 monitored
+check "with the agent's reason" contains "Unable to connect" "$out"
+sa -Q a-flaky
+check "-Q of the failing device: exit 1, failed" eval '[ "$rc" = 1 ] && contains ": failed" "$out"'
+sa -Q fence9
+check "-Q of a healthy device: exit 0, ok" eval '[ "$rc" = 0 ] && contains "fence9 (fence_dummy): ok" "$out"'
+sa -Q no-such-device
+check "-Q of an unknown device: exit 105" test "$rc" = 105
+sa -B fake-node-9 -t 30
+check "fencing skips the failed device for the healthy one" \
+  eval '[ "$rc" = 0 ] && contains "rebooted by fence9" "$out"'
+check "the failure was logged" eval 'node_log 1 | grep -q "fence device a-flaky failed its monitor"'
+rm -f "$BROKEN"
+sa -Q a-flaky
+check "repaired, -Q finds it healthy" eval '[ "$rc" = 0 ] && contains ": ok" "$out"'
+sa -F fake-node-9 -t 30
+check "and it is used first again" eval '[ "$rc" = 0 ] && contains "fenced by a-flaky" "$out"'
+
+# Unfencing: "on" through every device that provides unfencing (meta or parameter provides).
+sa -R unf1 -a fence_dummy -o pcmk_host_list=fake-unf -o "status_file=$STATUS" -o provides=unfencing
+sa -R unf2 -a fence_dummy -o pcmk_host_list=fake-unf -o "status_file=$STATUS" -o provides=unfencing
+sa -R unf0 -a fence_dummy -o pcmk_host_list=fake-unf -o "status_file=$STATUS"
+sa -U fake-unf -t 30
+check "-U unfences through the devices providing unfencing" eval '[ "$rc" = 0 ] && contains "unfenced by" "$out"'
+check "both of them ran on" \
+  eval 'node_log 1 | grep -q "running on of fake-unf with unf1" && node_log 1 | grep -q "running on of fake-unf with unf2"'
+check "and not the one that does not provide it" eval '! node_log 1 | grep -q "running on of fake-unf with unf0"'
+
+# Cluster options from the CIB: stonith-enabled=false refuses fencing (logged); stonith-action
+# is used when a request names no action.
+"$LC" exec 1 cibadmin -C -o crm_config -X '<cluster_property_set id="fencing-opts">
+  <nvpair id="fencing-opts-enabled" name="stonith-enabled" value="false"/></cluster_property_set>' >/dev/null
+refused() { sa -F fake-node-9 -t 10; [ "$rc" = 1 ] && contains "stonith-enabled=false" "$err"; }
+check "stonith-enabled=false: -F is refused with a clear error" wait_for 10 refused
+check "and the refusal is logged" eval 'node_log 1 | grep -q "refusing to off fake-node-9: fencing is disabled"'
+"$LC" exec 1 cibadmin -D -o crm_config -X '<cluster_property_set id="fencing-opts"/>' >/dev/null
+allowed() { sa -F fake-node-9 -t 30; [ "$rc" = 0 ]; }
+check "enabled again: -F works" wait_for 10 allowed
 
 finish

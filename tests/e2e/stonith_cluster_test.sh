@@ -3,7 +3,9 @@
 # each stonithd in the process group "stonithd" of its membershipd. A fence_dummy device
 # (Debian's fence-agents) is registered on node 2 only; a reboot requested on node 1 is executed
 # by node 2, and the fencing history is the same on all three nodes. A target no device can fence
-# fails the same way everywhere; a manual confirmation on node 3 is recorded by every node.
+# fails the same way everywhere; a manual confirmation on node 3 is recorded by every node. Node 3,
+# stopped and started again, receives the history it missed. A topology level whose devices are on
+# two nodes runs each device on its node.
 source "$(dirname "$0")/lib.sh"
 
 if [ ! -x /usr/sbin/fence_dummy ]; then
@@ -55,5 +57,35 @@ check "a manual confirmation on node 3 is recorded by node 1" \
 check "and logged loudly on every node" \
   eval 'node_log 1 | grep -q "MANUAL FENCING CONFIRMATION: fake-confirmed" && node_log 2 | grep -q "MANUAL FENCING CONFIRMATION: fake-confirmed"'
 check "the histories still agree" wait_for 5 same_history
+
+# A node that joins later receives the whole history (issue 8).
+"$LC" stop 3 >/dev/null
+two_grouped() { grouped 1 2 && grouped 2 2; }
+check "node 3 stopped: nodes 1 and 2 are a group of two" wait_for 20 two_grouped
+out=$(sa 1 -F fake-target -t 30 2>&1)
+check "-F fake-target on node 1 while node 3 is down succeeds" contains "fake-target" "$out"
+"$LC" start 3 >/dev/null
+check "node 3 is back in the stonithd group" wait_for 30 all_grouped
+check "node 3's history has what happened before it came back" \
+  wait_for 10 eval 'history 3 | grep -q "off of fake-target successful: delegate=node2" && history 3 | grep -q "off of fake-confirmed successful"'
+check "and is the same as the others', line for line" wait_for 5 same_history
+check "node 3 logged that it received the group's state" \
+  eval 'node_log 3 | grep -q "received the stonithd group.s state"'
+
+# A topology level spread over two nodes: fa only on node 1, fb only on node 2, both needed.
+sa 1 -R fa -a fence_dummy -o pcmk_host_list=fake-spread -o "status_file=$STATUS" >/dev/null
+sa 2 -R fb -a fence_dummy -o pcmk_host_list=fake-spread -o "status_file=$STATUS" >/dev/null
+"$LC" exec 1 cibadmin -C -o fencing-topology \
+  -X '<fencing-level id="fl-spread" target="fake-spread" index="1" devices="fa,fb"/>' >/dev/null
+check "a fencing level fa,fb is added to the CIB" test "$?" = 0
+levels() { node_log "$1" | grep -q "CIB .*, 1 topology levels"; }
+check "every stonithd has the level" wait_for 10 eval 'levels 1 && levels 2 && levels 3'
+out=$(sa 3 -B fake-spread -t 60 2>&1)
+rc=$?
+check "-B of its target on node 3 succeeds" eval '[ "$rc" = 0 ] && contains "rebooted by fa,fb" "$out"'
+check "fa ran off then on on node 1, fb on node 2" \
+  eval 'node_log 1 | grep -q "running off of fake-spread with fa" && node_log 2 | grep -q "running off of fake-spread with fb" && node_log 1 | grep -q "running on of fake-spread with fa" && node_log 2 | grep -q "running on of fake-spread with fb"'
+check "the history names both nodes, the same everywhere" \
+  eval 'history 3 | grep -q "reboot of fake-spread successful: delegate=node1,node2" && same_history'
 
 finish

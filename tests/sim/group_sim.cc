@@ -87,7 +87,21 @@ void GroupSim::OnOutput(NodeId node, const membership::Output& output) {
     }
   } else {
     Absorb(node, core.OnConfigChange(std::get<membership::ConfigChange>(output)));
+    if (drop_stale_frames_) {
+      frames_dropped_unsent_ += totem_.DropQueued(
+          node, [&core](const std::string& payload) { return core.IsStaleFrame(payload); });
+    }
   }
+}
+
+uint64_t GroupSim::frames_stale() const {
+  uint64_t total = frames_stale_of_killed_;
+  for (const auto& [id, core] : cores_) {
+    if (core) {
+      total += core->counters().frames_stale;
+    }
+  }
+  return total;
 }
 
 void GroupSim::Absorb(NodeId node, membership::GroupEffects effects) {
@@ -239,6 +253,9 @@ absl::Status GroupSim::Multicast(uint64_t session,
 
 void GroupSim::Kill(NodeId node) {
   totem_.Kill(node);
+  if (cores_.at(node)) {
+    frames_stale_of_killed_ += cores_.at(node)->counters().frames_stale;
+  }
   cores_.at(node).reset();
   for (auto& [id, s] : sessions_) {
     if (s.node == node && s.open) {

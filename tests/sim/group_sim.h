@@ -57,6 +57,14 @@ class GroupSim {
   // different views at one position of a synced configuration, a submission the ring refused.
   const std::vector<std::string>& errors() const { return errors_; }
 
+  // Whether, at each configuration change, a node's frames of the old configuration still waiting
+  // for the ring are dropped (GroupCore::IsStaleFrame, TotemCore::DropQueued) as the daemon does;
+  // on by default.
+  void set_drop_stale_frames(bool on) { drop_stale_frames_ = on; }
+  // Frames delivered and dropped as stale, summed over every node incarnation so far.
+  uint64_t frames_stale() const;
+  uint64_t frames_dropped_unsent() const { return frames_dropped_unsent_; }
+
  private:
   void OnOutput(NodeId node, const membership::Output& output);
   void Absorb(NodeId node, membership::GroupEffects effects);
@@ -77,6 +85,9 @@ class GroupSim {
   // The view of every node that was synced at a position: they must all be the same.
   std::map<membership::Position, std::string> view_at_;
   std::vector<std::string> errors_;
+  bool drop_stale_frames_ = true;
+  uint64_t frames_dropped_unsent_ = 0;
+  uint64_t frames_stale_of_killed_ = 0;  // the counters of the cores that are gone
 };
 
 // "" when the recorded events keep the group-level invariants, else the first violation:

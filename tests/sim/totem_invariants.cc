@@ -1,5 +1,6 @@
 #include "tests/sim/totem_invariants.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <vector>
@@ -21,6 +22,7 @@ struct Epoch {
   const Incarnation* inc = nullptr;
   RingId ring;
   std::vector<std::string> delivered;
+  std::vector<std::string> safe;  // delivered in safe order while the ring ran (not at its end)
   std::optional<RingId> next;
 };
 
@@ -58,7 +60,7 @@ std::string CheckSafety(const TotemSim& sim) {
           epoch->next = r.ring_id;
           epochs[epoch->ring].push_back(*epoch);
         }
-        epoch = Epoch{&inc, r.ring_id, {}, std::nullopt};
+        epoch = Epoch{&inc, r.ring_id, {}, {}, std::nullopt};
         continue;
       }
       if (!sim.submitted().count(r.payload)) {
@@ -77,6 +79,9 @@ std::string CheckSafety(const TotemSim& sim) {
                             epoch ? RingName(epoch->ring) : "no ring");
       }
       epoch->delivered.push_back(r.payload);
+      if (r.safe && !r.transitional) {
+        epoch->safe.push_back(r.payload);
+      }
       // payload: "<node>.<incarnation>.<n>"
       std::vector<std::string> parts = absl::StrSplit(r.payload, '.');
       int64_t n = 0;
@@ -101,6 +106,29 @@ std::string CheckSafety(const TotemSim& sim) {
     }
   }
   for (const auto& [ring, list] : epochs) {
+    // Safe order (totem_core.h, deviation 3): a message delivered as safe while the ring ran was
+    // then held by every member, with everything before it, so every member that moves on to
+    // another configuration delivers it in this one before it goes.
+    for (const Epoch& a : list) {
+      for (const std::string& payload : a.safe) {
+        for (const Epoch& b : list) {
+          if (b.next &&
+              std::find(b.delivered.begin(), b.delivered.end(), payload) == b.delivered.end()) {
+            return absl::StrCat("safe order broken in ring ",
+                                RingName(ring),
+                                ": ",
+                                a.inc->Name(),
+                                " delivered '",
+                                payload,
+                                "' as safe, ",
+                                b.inc->Name(),
+                                " went on to ring ",
+                                RingName(*b.next),
+                                " without it");
+          }
+        }
+      }
+    }
     for (size_t i = 0; i < list.size(); ++i) {
       for (size_t j = i + 1; j < list.size(); ++j) {
         const Epoch& a = list[i];
@@ -134,6 +162,50 @@ std::string CheckSafety(const TotemSim& sim) {
                               "]");
         }
       }
+    }
+  }
+  return "";
+}
+
+std::string CheckOwnMessagesDelivered(const TotemSim& sim) {
+  std::map<std::pair<NodeId, int>, const Incarnation*> live;
+  for (NodeId id : sim.AliveNodes()) {
+    const Incarnation& inc = sim.incarnations()[sim.current_incarnation(id)];
+    live[{inc.node, inc.number}] = &inc;
+  }
+  std::map<const Incarnation*, std::set<std::string>> delivered;
+  for (const auto& [key, inc] : live) {
+    for (const Recorded& r : inc->history) {
+      if (r.kind == Recorded::kDelivery) {
+        delivered[inc].insert(r.payload);
+      }
+    }
+  }
+  for (const std::string& payload : sim.submitted()) {
+    // payload: "<node>.<incarnation>.<n>"
+    std::vector<std::string> parts = absl::StrSplit(payload, '.');
+    uint32_t node = 0;
+    int number = 0;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &node) ||
+        !absl::SimpleAtoi(parts[1], &number)) {
+      continue;
+    }
+    auto it = live.find({node, number});
+    if (it == live.end() || delivered[it->second].count(payload) != 0) {
+      continue;
+    }
+    const Incarnation& inc = *it->second;
+    auto sent = inc.multicast_in.find(payload);
+    if (sent == inc.multicast_in.end()) {
+      return absl::StrCat(inc.Name(), " never sent its own '", payload, "'");
+    }
+    if (inc.discarded_from.count(sent->second) == 0) {
+      return absl::StrCat(inc.Name(),
+                          " sent its own '",
+                          payload,
+                          "' in ring ",
+                          RingName(sent->second),
+                          " and never delivered it (nothing was discarded there)");
     }
   }
   return "";

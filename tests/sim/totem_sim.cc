@@ -1,5 +1,6 @@
 #include "tests/sim/totem_sim.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -65,6 +66,32 @@ void TotemSim::Heal() {
   group_of_.clear();
 }
 
+void TotemSim::Inject(NodeId to, membership::wire::Packet packet, absl::Duration delay) {
+  in_flight_.push(InFlight{now_ + delay, order_++, to, std::move(packet)});
+}
+
+void TotemSim::Pause(NodeId node, absl::Duration d) {
+  if (trace_) {
+    std::fprintf(stderr, "pause %u for %s\n", node, absl::FormatDuration(d).c_str());
+  }
+  paused_until_[node] = std::max(now_ + d, paused_until_[node]);
+}
+
+bool TotemSim::paused(NodeId node) const {
+  auto it = paused_until_.find(node);
+  return it != paused_until_.end() && now_ < it->second;
+}
+
+bool TotemSim::LinkDrops(NodeId from, NodeId to, const membership::wire::Packet& packet) {
+  for (const LinkFault& f : link_faults_) {
+    if (f.from != from || f.to != to || (f.messages_only && !packet.has_message()))
+      continue;
+    if (std::uniform_real_distribution<double>(0.0, 1.0)(random_) < f.drop)
+      return true;
+  }
+  return false;
+}
+
 bool TotemSim::Connected(NodeId a, NodeId b) const {
   if (group_of_.empty()) {
     return true;
@@ -81,6 +108,7 @@ void TotemSim::Kill(NodeId node) {
     }
     persisted_ring_seq_[node] = core->max_ring_seq();
     core.reset();
+    paused_until_.erase(node);
   }
 }
 
@@ -104,6 +132,7 @@ void TotemSim::Restart(NodeId node) {
   incarnations_.push_back(Incarnation{node, number, {}});
   current_[node] = incarnations_.size() - 1;
   cores_[node] = std::move(core);
+  discarded_seen_[node] = 0;
   Apply(node, cores_[node]->Start(now_));
 }
 
@@ -140,6 +169,20 @@ void TotemSim::SubmitPayloads(NodeId node, std::vector<std::pair<std::string, bo
   if (apply_depth_ == 0) {
     RunDeferred();
   }
+}
+
+size_t TotemSim::DropQueued(NodeId node, absl::FunctionRef<bool(const std::string& payload)> drop) {
+  size_t dropped = 0;
+  if (auto& core = cores_.at(node)) {
+    dropped += core->DropQueued(drop);
+  }
+  const size_t before = deferred_.size();
+  deferred_.erase(
+      std::remove_if(deferred_.begin(),
+                     deferred_.end(),
+                     [&](const Deferred& d) { return d.node == node && drop(d.payload); }),
+      deferred_.end());
+  return dropped + before - deferred_.size();
 }
 
 absl::Status TotemSim::SubmitNow(NodeId node, std::string payload, bool safe) {
@@ -180,7 +223,30 @@ void TotemSim::Apply(NodeId node, membership::Effects effects) {
                    line.c_str());
     }
   }
-  for (auto& out : effects.deliver) {
+  // Deliveries before a configuration change in one batch are the old ring's remainder, handed up
+  // at the transition (the core delivers nothing else in the call that installs a ring).
+  size_t last_change = 0;
+  bool has_change = false;
+  for (size_t i = 0; i < effects.deliver.size(); ++i) {
+    if (std::holds_alternative<membership::ConfigChange>(effects.deliver[i])) {
+      last_change = i;
+      has_change = true;
+    }
+  }
+  if (has_change && cores_.at(node)) {
+    const uint64_t discarded = cores_.at(node)->counters().old_ring_discarded;
+    if (discarded != discarded_seen_[node]) {
+      for (auto it = inc.history.rbegin(); it != inc.history.rend(); ++it) {
+        if (it->kind == Recorded::kConfig) {
+          inc.discarded_from.insert(it->ring_id);
+          break;
+        }
+      }
+    }
+    discarded_seen_[node] = discarded;
+  }
+  for (size_t i = 0; i < effects.deliver.size(); ++i) {
+    auto& out = effects.deliver[i];
     if (observer_) {
       observer_(node, out);
     }
@@ -191,6 +257,8 @@ void TotemSim::Apply(NodeId node, membership::Effects effects) {
       r.ring_id = d->ring_id;
       r.payload = std::move(d->payload);
       r.origin = d->origin;
+      r.safe = d->safe;
+      r.transitional = has_change && i < last_change;
     } else {
       auto& c = std::get<membership::ConfigChange>(out);
       r.kind = Recorded::kConfig;
@@ -199,6 +267,17 @@ void TotemSim::Apply(NodeId node, membership::Effects effects) {
     }
     inc.history.push_back(std::move(r));
   }
+  for (const auto& out : effects.send) {
+    if (tap_) {
+      tap_(node, out);
+    }
+    const auto& packet = out.packet;
+    if (packet.has_message() && !packet.message().has_recovered() &&
+        packet.message().origin() == node) {
+      const auto& id = packet.message().ring_id();
+      inc.multicast_in.emplace(packet.message().payload(), RingId{id.rep(), id.seq()});
+    }
+  }
   std::uniform_real_distribution<double> coin(0.0, 1.0);
   const int64_t min_us = absl::ToInt64Microseconds(faults_.min_delay);
   const int64_t max_us = std::max(min_us, absl::ToInt64Microseconds(faults_.max_delay));
@@ -206,7 +285,7 @@ void TotemSim::Apply(NodeId node, membership::Effects effects) {
   for (auto& out : effects.send) {
     for (NodeId to : out.to) {
       ++packets_sent_;
-      if (!Connected(node, to) || coin(random_) < faults_.drop) {
+      if (!Connected(node, to) || coin(random_) < faults_.drop || LinkDrops(node, to, out.packet)) {
         continue;
       }
       if (!cores_.at(to) && faults_.unreachable_signal) {
@@ -240,6 +319,9 @@ void TotemSim::RunUntil(absl::Time until) {
         continue;
       }
       auto deadline = core->NextDeadline();
+      if (deadline && paused(id)) {
+        deadline = std::max(*deadline, paused_until_.at(id));
+      }
       if (deadline && (!next || *deadline < *next)) {
         next = deadline;
         timer_node = id;
@@ -255,6 +337,13 @@ void TotemSim::RunUntil(absl::Time until) {
     if (packet_first) {
       InFlight flight = in_flight_.top();
       in_flight_.pop();
+      if (paused(flight.to)) {
+        // It waits in the socket until the node resumes, behind what arrived before it.
+        flight.at = paused_until_.at(flight.to);
+        flight.order = order_++;
+        in_flight_.push(std::move(flight));
+        continue;
+      }
       auto& core = cores_.at(flight.to);
       if (core && flight.unreachable != 0) {
         Apply(flight.to, core->OnPeerUnreachable(now_, flight.unreachable));

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "membershipd/totem_core.h"
@@ -36,12 +37,27 @@ struct NetworkFaults {
   bool unreachable_signal = false;
 };
 
+// Loss on one direction of one link, on top of NetworkFaults: `to` does not hear `from` (with
+// probability `drop`), while `from` may still hear `to`. With `messages_only`, only the ring's
+// messages are lost (tokens, joins and the rest get through), like a link whose MTU lets small
+// packets pass and drops big ones: what fail_recv_const is for.
+struct LinkFault {
+  NodeId from = 0;
+  NodeId to = 0;
+  double drop = 1.0;
+  bool messages_only = false;
+};
+
 // One thing a node incarnation handed to the layer above.
 struct Recorded {
   enum Kind { kDelivery, kConfig } kind = kDelivery;
-  RingId ring_id;               // delivery: the ring it came in; config: the new ring
-  std::string payload;          // delivery
-  NodeId origin = 0;            // delivery
+  RingId ring_id;       // delivery: the ring it came in; config: the new ring
+  std::string payload;  // delivery
+  NodeId origin = 0;    // delivery
+  bool safe = false;    // delivery: asked for safe order
+  // delivery: handed up at a configuration change (the old ring's remainder, totem_core.h
+  // deviation 3), just before the change itself
+  bool transitional = false;
   std::vector<NodeId> members;  // config
   absl::Time at;
 };
@@ -50,6 +66,11 @@ struct Incarnation {
   NodeId node = 0;
   int number = 0;  // 0 for the first run of the node, then 1, 2, ...
   std::vector<Recorded> history;
+  // Its own messages (payload) -> the ring it first multicast them in.
+  std::map<std::string, RingId> multicast_in;
+  // The rings whose transition discarded old-ring messages at this incarnation (totem_core.h,
+  // deviation 3): its own messages multicast in them may be lost.
+  std::set<RingId> discarded_from;
   std::string Name() const;
 };
 
@@ -65,6 +86,13 @@ class TotemSim {
   // Only nodes in the same group reach each other; nodes in no group reach nobody.
   void Partition(const std::vector<std::vector<NodeId>>& groups);
   void Heal();
+  // One-way loss on a link, kept until ClearLinkFaults (Heal leaves them).
+  void AddLinkFault(LinkFault fault) { link_faults_.push_back(fault); }
+  void ClearLinkFaults() { link_faults_.clear(); }
+  // Stops `node` for `d` like SIGSTOP: no timer fires and no packet is handled until then; the
+  // packets that arrive meanwhile wait (in order) and are handled when it resumes.
+  void Pause(NodeId node, absl::Duration d);
+  bool paused(NodeId node) const;
   void Kill(NodeId node);
   void Restart(NodeId node);
   // A graceful shutdown: the node sends its leave, then stops.
@@ -80,11 +108,21 @@ class TotemSim {
   // up, in order, as it is recorded; it may call SubmitPayloads.
   using Observer = std::function<void(NodeId node, const membership::Output& output)>;
   void SetObserver(Observer observer) { observer_ = std::move(observer); }
+  // Sees every packet a node sends (before the network's faults), e.g. to count messages per
+  // token visit.
+  using Tap = std::function<void(NodeId from, const membership::Outgoing& packet)>;
+  void SetTap(Tap tap) { tap_ = std::move(tap); }
+  // Puts `packet` on the network to `to`, arriving after `delay` (e.g. a copy of an old packet
+  // that the tap saw: a very late duplicate).
+  void Inject(NodeId to, membership::wire::Packet packet, absl::Duration delay);
   // Submits each (payload, safe) at `node` as is, in order and one after the other (not recorded
   // in submitted()). Called from the observer, they wait until the outputs being observed have all
   // been handed up, then go at the same simulated time. A refused one counts in refused_submits().
   void SubmitPayloads(NodeId node, std::vector<std::pair<std::string, bool>> payloads);
   uint64_t refused_submits() const { return refused_submits_; }
+  // Drops `node`'s messages not sent yet (in its core's queue, or waiting in SubmitPayloads) for
+  // which `drop` is true (TotemCore::DropQueued); returns how many.
+  size_t DropQueued(NodeId node, absl::FunctionRef<bool(const std::string& payload)> drop);
 
   // Runs every event up to `until`.
   void RunUntil(absl::Time until);
@@ -117,6 +155,8 @@ class TotemSim {
   absl::Status SubmitNow(NodeId node, std::string payload, bool safe);
   void RunDeferred();
   bool Connected(NodeId a, NodeId b) const;
+  // Whether the link faults lose this packet from `from` to `to`.
+  bool LinkDrops(NodeId from, NodeId to, const membership::wire::Packet& packet);
   membership::TotemOptions OptionsFor(NodeId node, uint64_t ring_seq);
 
   membership::TotemOptions base_;
@@ -136,6 +176,10 @@ class TotemSim {
   uint64_t packets_sent_ = 0;
   bool trace_ = false;  // HA_TOTEM_TRACE set: state transitions go to stderr
   Observer observer_;
+  Tap tap_;
+  std::vector<LinkFault> link_faults_;
+  std::map<NodeId, absl::Time> paused_until_;
+  std::map<NodeId, uint64_t> discarded_seen_;  // the core's old_ring_discarded, last looked at
   int apply_depth_ = 0;
   bool running_deferred_ = false;
   std::deque<Deferred> deferred_;
