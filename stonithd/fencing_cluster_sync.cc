@@ -65,27 +65,10 @@ std::vector<FenceRecord> FencingCluster::History(std::string_view target) const 
   if (options_.standalone) {
     return core_.History(target);
   }
-  std::vector<FenceRecord> out;
-  auto wanted = [&](const FenceRecord& r) { return target.empty() || r.target == target; };
-  for (const auto& [id, op] : ops_) {
-    if (wanted(op.record)) {
-      out.push_back(op.record);
-    }
-  }
-  for (const auto& [id, record] : pending_merged_) {
-    if (wanted(record)) {
-      out.push_back(record);
-    }
-  }
-  std::stable_sort(out.begin(), out.end(), [](const FenceRecord& a, const FenceRecord& b) {
-    return a.requested > b.requested;
-  });
-  for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
-    if (wanted(*it)) {
-      out.push_back(*it);
-    }
-  }
-  return out;
+  std::vector<FenceRecord> running;
+  for (const auto& [id, op] : ops_)
+    running.push_back(op.record);
+  return ListHistory(std::move(running), pending_merged_, history_, target);
 }
 
 // ---- Joining: the group's history and state ----

@@ -879,28 +879,37 @@ void FencingCore::Record(FenceRecord record) {
   }
 }
 
-std::vector<FenceRecord> FencingCore::History(std::string_view target) const {
-  std::vector<FenceRecord> out;
+std::vector<FenceRecord> ListHistory(std::vector<FenceRecord> running,
+                                     const std::map<std::string, FenceRecord>& pending,
+                                     const std::deque<FenceRecord>& finished,
+                                     std::string_view target) {
   auto wanted = [&](const FenceRecord& r) { return target.empty() || r.target == target; };
-  for (const auto& [id, op] : ops_) {
-    if (!op.query_only && wanted(op.record)) {
-      out.push_back(op.record);
-    }
+  std::vector<FenceRecord> out;
+  for (FenceRecord& record : running) {
+    if (wanted(record))
+      out.push_back(std::move(record));
   }
-  for (const auto& [id, record] : pending_merged_) {
-    if (wanted(record)) {
+  for (const auto& [id, record] : pending) {
+    if (wanted(record))
       out.push_back(record);
-    }
   }
   std::stable_sort(out.begin(), out.end(), [](const FenceRecord& a, const FenceRecord& b) {
     return a.requested > b.requested;
   });
-  for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
-    if (wanted(*it)) {
+  for (auto it = finished.rbegin(); it != finished.rend(); ++it) {
+    if (wanted(*it))
       out.push_back(*it);
-    }
   }
   return out;
+}
+
+std::vector<FenceRecord> FencingCore::History(std::string_view target) const {
+  std::vector<FenceRecord> running;
+  for (const auto& [id, op] : ops_) {
+    if (!op.query_only)
+      running.push_back(op.record);
+  }
+  return ListHistory(std::move(running), pending_merged_, history_, target);
 }
 
 }  // namespace ha::stonithd

@@ -101,6 +101,15 @@ struct FenceRecord {
   std::string merged_into;        // the operation whose result this request shares
 };
 
+// A history listing for `target` ("" = every target), newest first: the running operations'
+// records (`running`, unfiltered), the merged requests still pending, both by request time, then
+// the finished ones (`finished` is oldest first). FencingCore and FencingCluster both list this
+// way.
+std::vector<FenceRecord> ListHistory(std::vector<FenceRecord> running,
+                                     const std::map<std::string, FenceRecord>& pending,
+                                     const std::deque<FenceRecord>& finished,
+                                     std::string_view target);
+
 inline constexpr char kManualAck[] = "manual ack";
 
 struct FencingCoreOptions {
