@@ -8,6 +8,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/logging.h"
 
 namespace ha {
@@ -143,6 +145,8 @@ void CorosyncGroupChannel::Connect() {
   ++generation_;
   ring_id_.Clear();
   ring_known_ = false;
+  ring_reported_ = false;
+  ring_members_.clear();
   awaiting_ring_ = false;
   held_.clear();
   if (ring_wait_timer_ != 0)
@@ -396,7 +400,7 @@ void CorosyncGroupChannel::ConfchgCallback(cpg_handle_t handle,
 void CorosyncGroupChannel::TotemConfchgCallback(cpg_handle_t handle,
                                                 cpg_ring_id ring_id,
                                                 uint32_t member_count,
-                                                const uint32_t*) {
+                                                const uint32_t* members) {
   void* context = nullptr;
   if (cpg_context_get(handle, &context) != CS_OK || context == nullptr)
     return;
@@ -409,7 +413,35 @@ void CorosyncGroupChannel::TotemConfchgCallback(cpg_handle_t handle,
   self->ring_id_.set_rep_node_id(ring_id.nodeid);
   self->ring_id_.set_seq(ring_id.seq);
   self->ring_known_ = true;
+  self->ReportRing(std::vector<uint32_t>(members, members + member_count));
   self->ReleaseHeld();
+}
+
+void CorosyncGroupChannel::ReportRing(std::vector<uint32_t> members) {
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  const bool initial = !ring_reported_;
+  std::vector<uint32_t> previous = std::exchange(ring_members_, members);
+  ring_reported_ = true;
+  if (!handlers_.ring || !joined_)
+    return;
+  mv1::MembershipChange change;
+  *change.mutable_ring_id() = ring_id_;
+  change.set_initial(initial);
+  change.set_time_unix_ms(absl::ToUnixMillis(absl::Now()));
+  for (uint32_t id : members)
+    change.add_members()->set_node_id(id);
+  if (!initial) {
+    for (uint32_t id : members) {
+      if (!std::binary_search(previous.begin(), previous.end(), id))
+        change.add_joined()->set_node_id(id);
+    }
+    for (uint32_t id : previous) {
+      if (!std::binary_search(members.begin(), members.end(), id))
+        change.add_left()->set_node_id(id);
+    }
+  }
+  handlers_.ring(generation_, change);
 }
 
 void CorosyncGroupChannel::DeliverOrHold(std::function<void()> deliver) {

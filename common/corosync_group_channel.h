@@ -57,6 +57,9 @@ class CorosyncGroupChannel final : public GroupChannel {
   // Delivers (or holds, while the ring id is not settled) one change or message.
   void DeliverOrHold(std::function<void()> deliver);
   void ReleaseHeld();
+  // Reports the ring `members` (of ring_id_) to the ring handler, with joined and left against
+  // the last one reported in this session.
+  void ReportRing(std::vector<uint32_t> members);
 
   static void DeliverCallback(cpg_handle_t handle,
                               const cpg_name* group,
@@ -97,6 +100,8 @@ class CorosyncGroupChannel final : public GroupChannel {
   uint64_t generation_ = 0;
   membership::v1::RingId ring_id_;
   bool ring_known_ = false;
+  bool ring_reported_ = false;          // in this session
+  std::vector<uint32_t> ring_members_;  // the last ring reported, sorted
   bool awaiting_ring_ = false;  // a ring change's group change is held until its ring is reported
   EventLoop::TimerId ring_wait_timer_ = 0;
   // Changes and messages delivered before the ring id was known, in order.

@@ -44,6 +44,11 @@ class GroupChannel {
     // Optional: quorum as the provider reports it (false while it cannot be reached; true when
     // no quorum provider is configured).
     std::function<void(bool quorate)> quorum;
+    // Optional: the ring's nodes (the cluster membership), once per session as soon as it is
+    // known (`initial`, joined and left empty) and at every ring change of the session (joined
+    // and left against the previous one). Before the group changes the ring change causes.
+    // Members carry node ids, and names from the configuration's nodelist.
+    std::function<void(uint64_t generation, const membership::v1::MembershipChange& ring)> ring;
   };
 
   virtual ~GroupChannel() = default;

@@ -183,6 +183,9 @@ std::pair<std::string, bool> GroupLink::RunSession(uint64_t generation) {
   while (reader->Read(&event)) {
     if (event.has_change() && event.change().group() == options_.group) {
       Post([this, generation, change = event.change()] { handlers_.change(generation, change); });
+    } else if (event.has_ring_change()) {
+      if (handlers_.ring)
+        Post([this, generation, ring = event.ring_change()] { handlers_.ring(generation, ring); });
     } else if (event.has_message() && event.message().group() == options_.group) {
       Post([this, generation, message = event.message()] {
         handlers_.message(

@@ -550,6 +550,9 @@ TEST_CASE("malformed requests get an error and the connection stays usable") {
   raw.Send(request(cpg_ipc::kJoin, 8, "g"));
   CHECK(raw.Reply().code == absl::StatusCode::kOk);
   e = raw.NextEvent();
+  CHECK(e.id == cpg_ipc::kEventRingChange);  // the ring it joined in, first
+  CHECK(e.members.size() == 1);
+  e = raw.NextEvent();
   CHECK(e.id == cpg_ipc::kEventConfChg);
   CHECK(e.group == "g");
   CHECK(node.counters().requests_malformed >= 5);

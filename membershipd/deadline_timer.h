@@ -1,8 +1,8 @@
-// One re-armable deadline on the daemon's loop, from a timerfd watched by the loop. libqb's loop
-// timers (what EventLoop::AddTimer uses) wake the loop up to a millisecond early (the poll timeout
-// is the whole milliseconds left) and then spin with zero-timeout polls until the deadline: with
-// the totem timers re-armed at every token visit, that spinning was most of an idle
-// membershipd's CPU (bench/membership_idle.sh). A timerfd wakes the poll when it is due.
+// One re-armable deadline on the daemon's loop, from a timerfd of its own watched by the loop.
+// The totem timers move at every token visit and message; EventLoop::AddTimer/CancelTimer would
+// allocate and cancel a timer each time, while this keeps one deadline and touches the kernel
+// timer only when the deadline moves earlier. (libqb's loop timers, which spin for the last
+// millisecond, were most of an idle membershipd's CPU: bench/membership_idle.sh.)
 //
 // Re-arming is lazy, because timerfd_settime is costly (on this VM it was most of the daemon's CPU
 // when done per message): a later deadline than the one the kernel holds keeps the kernel's, and

@@ -188,9 +188,9 @@ absl::Status GroupCore::Multicast(uint64_t session_id,
     return absl::FailedPreconditionError(
         absl::StrCat("session ", session_id, " has not joined group \"", group, "\""));
   }
-  if (pending() >= options_.max_pending) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(pending(), " messages are waiting for the ring: try again later"));
+  const size_t payload_bytes = payload.size();
+  if (absl::Status status = CheckRoom(payload_bytes); !status.ok()) {
+    return status;
   }
   group_wire::GroupMessage message;
   group_wire::Multicast* multicast = message.mutable_multicast();
@@ -198,14 +198,44 @@ absl::Status GroupCore::Multicast(uint64_t session_id,
   multicast->set_pid(pid);
   multicast->set_payload(std::move(payload));
   multicast->set_safe(safe);
-  Enqueue(message, safe, effects);
+  Enqueue(message, safe, effects, payload_bytes);
   return absl::OkStatus();
 }
 
-void GroupCore::Enqueue(const group_wire::GroupMessage& message, bool safe, GroupEffects& effects) {
-  pending_.push_back(Op{message.SerializeAsString(), safe});
+absl::Status GroupCore::CheckRoom(size_t payload_bytes) const {
+  if (pending() >= options_.max_pending) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(pending(), " messages are waiting for the ring: try again later"));
+  }
+  // With nothing pending any message fits: a bound below max_payload must not block it forever.
+  // (No overflow: payload_bytes is at most max_payload.)
+  if (pending_bytes_ > 0 && pending_bytes_ + payload_bytes > options_.max_pending_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(pending_bytes_,
+                     " bytes of messages are waiting for the ring, ",
+                     payload_bytes,
+                     " more would exceed the limit of ",
+                     options_.max_pending_bytes,
+                     " bytes: try again later"));
+  }
+  return absl::OkStatus();
+}
+
+void GroupCore::Enqueue(const group_wire::GroupMessage& message,
+                        bool safe,
+                        GroupEffects& effects,
+                        size_t payload_bytes) {
+  pending_.push_back(Op{message.SerializeAsString(), safe, payload_bytes});
+  pending_bytes_ += payload_bytes;
   if (synced_) {
     Flush(effects);
+  }
+}
+
+void GroupCore::ReleaseDelivered(uint64_t frame_seq) {
+  while (!in_flight_.empty() && in_flight_.front().last_frame_seq <= frame_seq) {
+    pending_bytes_ -= in_flight_.front().op.payload_bytes;
+    in_flight_.pop_front();
   }
 }
 
@@ -340,9 +370,7 @@ GroupEffects GroupCore::OnDelivery(const Delivery& delivery) {
     return effects;
   }
   if (delivery.origin == options_.local_id) {
-    while (!in_flight_.empty() && in_flight_.front().last_frame_seq <= frame.frame_seq()) {
-      in_flight_.pop_front();
-    }
+    ReleaseDelivered(frame.frame_seq());
   }
 
   // Reassembly (rule 6).
@@ -529,6 +557,11 @@ void GroupCore::ApplyJoin(NodeId origin,
   }
   view_[join.group()].insert(member);
   if (origin == options_.local_id) {
+    if (ring_.has_value() && LiveSession(join.session_id()) != nullptr &&
+        !InAnyGroup(join.session_id())) {
+      effects.events.push_back(SessionEvent{
+          join.session_id(), RingChange{*ring_, ring_members_, {}, {}, /*initial=*/true}});
+    }
     local_[LocalKey{join.group(), join.pid()}] = LocalMember{join.session_id(), 0};
   }
   EmitChange(GroupChange{join.group(),
@@ -623,6 +656,14 @@ std::vector<GroupMember> GroupCore::MembersOf(const std::string& group) const {
     }
   }
   return out;
+}
+
+bool GroupCore::InAnyGroup(uint64_t session_id) const {
+  for (const auto& [key, local] : local_) {
+    if (local.session_id == session_id)
+      return true;
+  }
+  return false;
 }
 
 const GroupCore::Session* GroupCore::LiveSession(uint64_t session_id) const {

@@ -91,6 +91,12 @@ struct GroupOptions {
   // Client operations queued or on the ring, not yet delivered back: Multicast refuses beyond
   // (RESOURCE_EXHAUSTED). Joins, leaves and session ends are never refused.
   size_t max_pending = 10000;
+  // The payload bytes of those multicasts: Multicast refuses one that would go beyond
+  // (RESOURCE_EXHAUSTED), unless none is pending, so one of max_payload always fits. The count
+  // alone would let 10,000 messages of 1 MiB lock 10 GB (the daemon runs mlockall); 64 MiB keeps
+  // 64 messages of the maximum size, or thousands of small ones, ahead of the ring, far more
+  // than a token rotation carries, so throughput does not suffer.
+  size_t max_pending_bytes = size_t{64} << 20;
 };
 
 enum class Ordering {
@@ -152,6 +158,10 @@ struct RingChange {
   std::vector<NodeId> members;
   std::vector<NodeId> joined;
   std::vector<NodeId> left;
+  // The current ring, sent to a session before the change of a join that puts it in its first
+  // group (like CPG's CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF): ring changes go only to sessions
+  // in a group, so a session learns the ring it joined in.
+  bool initial = false;
 };
 
 using GroupEvent = std::variant<GroupMessage, GroupChange, RingChange>;
@@ -214,7 +224,8 @@ class GroupCore {
   absl::Status Leave(uint64_t session_id, const std::string& group, GroupEffects& effects);
   // The payload goes to every member of the group, the sender included. NOT_FOUND: unknown
   // session. FAILED_PRECONDITION: the session is not in the group (nor joining it).
-  // INVALID_ARGUMENT: payload over max_payload. RESOURCE_EXHAUSTED: max_pending reached.
+  // INVALID_ARGUMENT: payload over max_payload. RESOURCE_EXHAUSTED: max_pending reached, or the
+  // payload would take pending_bytes() beyond max_pending_bytes (never when it is 0).
   absl::Status Multicast(uint64_t session_id,
                          const std::string& group,
                          std::string payload,
@@ -240,6 +251,8 @@ class GroupCore {
   bool synced() const { return synced_; }
   // Client operations queued or on the ring, not yet delivered back.
   size_t pending() const { return pending_.size() + in_flight_.size(); }
+  // The payload bytes of the multicasts among them (released with the count, when delivered back).
+  size_t pending_bytes() const { return pending_bytes_; }
   const GroupCounters& counters() const { return counters_; }
 
  private:
@@ -265,6 +278,7 @@ class GroupCore {
   struct Op {
     std::string message;
     bool safe = false;
+    size_t payload_bytes = 0;  // a multicast's, counted in pending_bytes_
   };
   struct InFlight {
     Op op;
@@ -279,7 +293,14 @@ class GroupCore {
   using LocalKey = std::pair<std::string, uint32_t>;  // (group, pid)
 
   // Rule 1: queues an operation, and sends it now if the configuration is synced.
-  void Enqueue(const group_wire::GroupMessage& message, bool safe, GroupEffects& effects);
+  void Enqueue(const group_wire::GroupMessage& message,
+               bool safe,
+               GroupEffects& effects,
+               size_t payload_bytes = 0);
+  // RESOURCE_EXHAUSTED when a multicast of `payload_bytes` does not fit max_pending(_bytes).
+  absl::Status CheckRoom(size_t payload_bytes) const;
+  // This node's own frame `frame_seq` was delivered: its operations up to it are done.
+  void ReleaseDelivered(uint64_t frame_seq);
   void Flush(GroupEffects& effects);
   // The pid of an open session, after checking the group name (INVALID_ARGUMENT, NOT_FOUND).
   absl::StatusOr<uint32_t> SessionPid(uint64_t session_id, const std::string& group) const;
@@ -312,6 +333,8 @@ class GroupCore {
   void EmitChange(GroupChange change, GroupEffects& effects);
   std::vector<GroupMember> MembersOf(const std::string& group) const;
   const Session* LiveSession(uint64_t session_id) const;
+  // Whether a local member of some group is this session's.
+  bool InAnyGroup(uint64_t session_id) const;
 
   const GroupOptions options_;
   std::map<uint64_t, Session> sessions_;
@@ -327,6 +350,7 @@ class GroupCore {
 
   std::deque<Op> pending_;          // not sent yet (rule 4)
   std::deque<InFlight> in_flight_;  // sent in this configuration, not delivered back yet
+  size_t pending_bytes_ = 0;        // payload_bytes of pending_ and in_flight_
   std::map<NodeId, Partial> partials_;
   uint64_t frame_seq_ = 0;
   // How every frame of the current configuration starts (its sender and ring id, serialized).

@@ -151,6 +151,7 @@ void GroupHost::AddCounters(std::map<std::string, uint64_t>& counters) const {
   counters["cpg.sessions"] = sessions_.size();
   counters["cpg.groups"] = core_.ListGroups().size();
   counters["cpg.pending"] = core_.pending();
+  counters["cpg.pending_bytes"] = core_.pending_bytes();
   counters["cpg.messages_delivered"] = c.messages_delivered;
   counters["cpg.frames_stale"] = c.frames_stale;
   counters["cpg.frames_invalid"] = c.frames_invalid;

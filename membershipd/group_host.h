@@ -51,7 +51,8 @@ class GroupHost final : public RingClient {
   std::vector<GroupInfo> ListGroups() const { return core_.ListGroups(); }
   // The pid a session was opened for (0: unknown session).
   uint32_t SessionPid(uint64_t session) const;
-  // Operations queued or on the ring (GroupCore::pending); Multicast refuses at max_pending.
+  // Operations queued or on the ring (GroupCore::pending); Multicast refuses at max_pending, or
+  // when the payload would go beyond max_pending_bytes (GroupOptions' defaults).
   size_t pending() const { return core_.pending(); }
   uint32_t local_node_id() const { return daemon_.local_node_id(); }
   size_t max_payload() const { return options_.max_payload; }

@@ -58,6 +58,7 @@ v1::GroupEvent EventProto(const GroupEvent& event) {
     for (NodeId id : r.left) {
       p->add_left()->set_node_id(id);
     }
+    p->set_initial(r.initial);
   }
   return out;
 }

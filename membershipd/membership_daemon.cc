@@ -885,6 +885,7 @@ std::map<std::string, uint64_t> MembershipDaemon::Counters() const {
     out[absl::StrCat("totem.", name)] = value;
   }
   out["totem.send_queue"] = core_->send_queue_size();
+  out["totem.send_queue_bytes"] = core_->send_queue_bytes();
   if (!transports_.empty()) {
     // The sums over the rings, then each ring's own.
     for (const char* name :

@@ -248,6 +248,14 @@ absl::Status TotemCore::Submit(absl::Time now, std::string payload, bool safe, E
   if (send_queue_.size() >= options_.max_send_queue) {
     return absl::ResourceExhaustedError("the send queue is full");
   }
+  // An empty queue takes any message: a bound below max_payload must not block it forever.
+  if (!send_queue_.empty() && send_queue_bytes_ + payload.size() > options_.max_send_queue_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("the send queue is full: ",
+                                                     send_queue_bytes_,
+                                                     " bytes queued, the limit is ",
+                                                     options_.max_send_queue_bytes));
+  }
+  send_queue_bytes_ += payload.size();
   send_queue_.push_back(Pending{std::move(payload), safe});
   if (state_ == TotemState::kOperational) {
     if (held_token_ && Successor(cur_.members) != options_.local_id) {
@@ -274,9 +282,16 @@ absl::Status TotemCore::Submit(absl::Time now, std::string payload, bool safe, E
 
 size_t TotemCore::DropQueued(absl::FunctionRef<bool(const std::string& payload)> drop) {
   const size_t before = send_queue_.size();
+  // remove_if tests each message exactly once, before moving any: count the dropped bytes there.
   send_queue_.erase(std::remove_if(send_queue_.begin(),
                                    send_queue_.end(),
-                                   [&](const Pending& p) { return drop(p.payload); }),
+                                   [&](const Pending& p) {
+                                     if (!drop(p.payload)) {
+                                       return false;
+                                     }
+                                     send_queue_bytes_ -= p.payload.size();
+                                     return true;
+                                   }),
                     send_queue_.end());
   const size_t dropped = before - send_queue_.size();
   counters_.send_queue_dropped += dropped;
@@ -925,6 +940,7 @@ uint32_t TotemCore::SendOnToken(RingLog& log, wire::Token& token, bool recovery)
       if (send_queue_.empty()) {
         break;
       }
+      send_queue_bytes_ -= send_queue_.front().payload.size();
       message.set_payload(std::move(send_queue_.front().payload));
       message.set_safe(send_queue_.front().safe);
       send_queue_.pop_front();

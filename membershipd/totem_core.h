@@ -98,9 +98,14 @@ struct TotemOptions {
   int window_size = 50;            // messages per rotation, ring-wide
   int max_messages = 17;           // messages per token visit, per member
   size_t max_send_queue = 10000;   // Submit refuses beyond (RESOURCE_EXHAUSTED)
-  size_t max_payload = 60000;      // bytes per message
-  uint64_t initial_ring_seq = 0;   // the highest ring seq this node saw before it restarted
-  uint64_t random_seed = 1;        // for send_join's delay
+  // The queue's payload bytes: Submit refuses a message that would go beyond (RESOURCE_EXHAUSTED),
+  // unless the queue is empty. The count alone allows 600 MB of max_payload messages, locked in
+  // memory (mlockall); 64 MiB holds the process groups' whole backlog (GroupOptions'
+  // max_pending_bytes) and about twenty rotations of full windows: more only adds latency.
+  size_t max_send_queue_bytes = size_t{64} << 20;
+  size_t max_payload = 60000;     // bytes per message
+  uint64_t initial_ring_seq = 0;  // the highest ring seq this node saw before it restarted
+  uint64_t random_seed = 1;       // for send_join's delay
 };
 
 // One message delivered in agreed order.
@@ -185,8 +190,9 @@ class TotemCore {
   Effects OnTimer(absl::Time now);
   // The earliest timer deadline; OnTimer is due then.
   std::optional<absl::Time> NextDeadline() const;
-  // Queues a message for the ring. RESOURCE_EXHAUSTED when the queue is full, INVALID_ARGUMENT
-  // when it is too big. `effects` receives a hold cancel or the release of a held token.
+  // Queues a message for the ring. RESOURCE_EXHAUSTED when the queue is full (max_send_queue
+  // messages, or max_send_queue_bytes with this one), INVALID_ARGUMENT when it is too big.
+  // `effects` receives a hold cancel or the release of a held token.
   absl::Status Submit(absl::Time now, std::string payload, bool safe, Effects& effects);
   // Drops the queued messages (submitted, not multicast yet) for which `drop` is true, keeping
   // the others in order; returns how many it dropped. For a layer above whose queued messages
@@ -202,6 +208,7 @@ class TotemCore {
   const std::vector<NodeId>& members() const { return cur_.members; }
   const TotemCounters& counters() const { return counters_; }
   size_t send_queue_size() const { return send_queue_.size(); }
+  size_t send_queue_bytes() const { return send_queue_bytes_; }
   // Whether this node holds the token of an idle ring (deviation 1) right now.
   bool holds_token() const { return held_token_.has_value(); }
   // The highest ring seq seen: the driver persists it across restarts (TotemOptions).
@@ -294,6 +301,7 @@ class TotemCore {
 
   // Sending.
   std::deque<Pending> send_queue_;
+  size_t send_queue_bytes_ = 0;               // the payload bytes of send_queue_
   std::deque<wire::Message> recovery_queue_;  // old-ring messages to carry in recovery
   uint32_t my_fcc_ = 0;                       // my share of token.fcc in the last rotation
   uint32_t my_backlog_ = 0;                   // my share of token.backlog

@@ -24,7 +24,6 @@ wirepb::Packet TokenPacket() {
   t->set_aru_id(3);
   t->set_fcc(5);
   t->set_backlog(7);
-  t->set_retrans_flg(true);
   t->add_rtr(36);
   t->add_rtr(38);
   t->set_idle_rotations(2);

@@ -145,6 +145,12 @@ check "the three cibds join one CPG group through corosync" wait_for 30 all_sync
 check "the supervisor did not start membershipd" \
   eval '! pgrep -s "${SUP_PID[1]}" -x membershipd >/dev/null'
 
+# crm_node asks the provider too (in the node's namespace: corosync's IPC is per namespace).
+crm() { ip netns exec "hacp$TAG-$1" "$HA_BIN_DIR/crm_node" -c "$WORK/n$1/corosync.conf" "${@:2}"; }
+check "crm_node -p on node 1 lists the ring corosync reports" test "$(crm 1 -p)" = "node1 node2 node3"
+check "crm_node -i on node 2 is corosync's node id" test "$(crm 2 -i)" = 2
+check "crm_node -q on node 3 is 1" test "$(crm 3 -q)" = 1
+
 # stonithd's group rides on corosync too: a request on node 1 runs on node 2's device.
 grouped() { at "$1" hactl health stonithd 2>/dev/null | grep -q "stonithd group, 3 member(s)"; }
 check "the three stonithds join their CPG group" wait_for 20 eval 'grouped 1 && grouped 2 && grouped 3'
@@ -183,8 +189,13 @@ check "node 3 cut off loses quorum" wait_for 30 eval '! quorate 3'
 check "its cibd refuses a configuration write" eval '! at 3 cibadmin -C -o resources -X "$(primitive alone)" 2>/dev/null'
 check "nodes 1 and 2 keep quorum and write" \
   wait_for 30 eval 'quorate 1 && at 1 cibadmin -C -o resources -X "$(primitive majority)" 2>/dev/null'
+check "crm_node -l on node 1 has node 3 lost" \
+  grep -qx "3 node3 lost" <(crm 1 -l)
+check "crm_node on node 3: partition node3 alone, quorum 0" \
+  eval 'test "$(crm 3 -p)/$(crm 3 -q)" = "node3/0"'
 ip netns exec "hacp$TAG-3" nft delete table inet hacp_cut
 check "the link back, the three rejoin" wait_for 40 all_synced
+check "crm_node -p on node 3 lists the three again" test "$(crm 3 -p)" = "node1 node2 node3"
 check "node 3 is brought forward" wait_for 10 eval 'has 3 majority && same_digest 1 2 3'
 check "and holds nothing of its refused write" eval '! has 1 alone && ! has 3 alone'
 

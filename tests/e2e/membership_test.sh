@@ -248,6 +248,11 @@ check "ha-quorumtool -l lists the three members" \
   test "$("$QT" --run-dir "$D2" -l | grep -c ' node[123]')" = 3
 check "ha-cfgtool -s: ring 0 active with no faults" \
   grep -q "status	= ring 0 active with no faults" <("$CFG" --run-dir "$D3" -s)
+CRM_NODE="$HA_BIN_DIR/crm_node"
+crm() { "$CRM_NODE" -c "$HA_LOCAL_ROOT/node$1/corosync.conf" "${@:2}"; }
+check "crm_node -p lists the partition's names" test "$(crm 2 -p)" = "node1 node2 node3"
+check "crm_node -i and -n on node 3" test "$(crm 3 -i)/$(crm 3 -n)" = "3/node3"
+check "crm_node -q on node 1 is 1" test "$(crm 1 -q)" = 1
 scenario_end
 
 # ---- 2
@@ -262,6 +267,8 @@ else
   not_ok "node 3 killed: nodes 1, 2 see [1 2] within ${BOUND_MS} ms (saw $(members_at "$D1"))"
 fi
 check "nodes 1 and 2 stay quorate" quorum_exit_is 1 0
+check "crm_node -l on node 2 has node 3 lost" \
+  test "$(crm 2 -l | tr '\n' ,)" = "1 node1 member,2 node2 member,3 node3 lost,"
 t0=$(now_ms)
 "$LC" start 3 > /dev/null
 start_ms=$(($(now_ms) - t0))

@@ -11,6 +11,7 @@
 #include <optional>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "config/cluster_config.h"
 #include "membershipd/totem_options.h"
@@ -476,6 +477,53 @@ TEST_CASE("a node alone that hears a join goes straight to the merged ring") {
   CHECK(sim.core(3)->counters().operational_entered == rings + 1);
   CHECK(sim.core(3)->counters().commit_entered == formations + 1);
   CHECK(CheckSafety(sim) == "");
+}
+
+// A lone core (its peer never answers) whose send queue takes at most 100 bytes: it queues in
+// gather, then forms a ring of itself alone and sends what is queued.
+TEST_CASE("the send queue is bounded by bytes; sending and dropping free them") {
+  TotemOptions o = FastOptions();
+  o.local_id = 1;
+  o.nodes = {1, 2};
+  o.max_send_queue_bytes = 100;
+  membership::TotemCore core(o);
+  absl::Time now = absl::UnixEpoch();
+  membership::Effects effects = core.Start(now);
+  auto submit = [&](std::string payload) {
+    return core.Submit(now, std::move(payload), false, effects);
+  };
+  // An empty queue takes a message over the bound; nothing more fits beside it.
+  REQUIRE(submit(std::string(o.max_payload, 'B')).ok());
+  CHECK(core.send_queue_bytes() == o.max_payload);
+  CHECK(submit("x").code() == absl::StatusCode::kResourceExhausted);
+  CHECK(core.DropQueued([](const std::string& p) { return p[0] == 'B'; }) == 1);
+  CHECK(core.send_queue_bytes() == 0);
+
+  REQUIRE(submit(std::string(60, 'a')).ok());
+  REQUIRE(submit(std::string(40, 'b')).ok());  // exactly at the bound
+  const absl::Status refused = submit("c");
+  CHECK(refused.code() == absl::StatusCode::kResourceExhausted);
+  CHECK(absl::StrContains(refused.message(), "100 bytes queued"));
+  CHECK(core.DropQueued([](const std::string& p) { return p[0] == 'b'; }) == 1);
+  CHECK(core.send_queue_bytes() == 60);
+  REQUIRE(submit(std::string(40, 'c')).ok());
+  CHECK(submit("d").code() == absl::StatusCode::kResourceExhausted);
+
+  // Alone in its ring, it sends them.
+  std::vector<std::string> delivered;
+  for (int i = 0; i < 200 && delivered.size() < 2; ++i) {
+    now += absl::Milliseconds(5);
+    for (const membership::Output& out : core.OnTimer(now).deliver) {
+      if (const auto* d = std::get_if<membership::Delivery>(&out)) {
+        delivered.push_back(d->payload.substr(0, 1));
+      }
+    }
+  }
+  REQUIRE(core.state() == TotemState::kOperational);
+  CHECK(delivered == std::vector<std::string>{"a", "c"});
+  CHECK(core.send_queue_size() == 0);
+  CHECK(core.send_queue_bytes() == 0);
+  CHECK(submit(std::string(100, 'e')).ok());
 }
 
 // A figure, not a check (run it by name): how often rings being formed are abandoned and
