@@ -467,7 +467,9 @@ class Builder {
                   kIntMax,
                   kWhole),
         OptMsKey("rrp_token_expired_timeout", &t.rrp_token_expired_timeout),
-        MsKey("rrp_autorecovery_check_timeout", &t.rrp_autorecovery_check_timeout),
+        // 0 turns automatic recovery off (membershipd/rrp.h): only ha-cfgtool -r re-enables.
+        IntKey(
+            "rrp_autorecovery_check_timeout", &t.rrp_autorecovery_check_timeout, 0, kIntMax, kMs),
     };
     // In corosync.conf(5) (2.x or 3.x) but not used by this stack.
     static const auto* const kSilent = new std::vector<absl::string_view>{

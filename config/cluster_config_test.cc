@@ -390,6 +390,11 @@ TEST_CASE("values are checked by type", "[config]") {
   CHECK(totem(" token:") ==
         "t.conf:8:8: bad value '' for 'token': expected a whole number of milliseconds");
   CHECK(totem(" version: 3") == "t.conf:8:11: bad value '3' for 'version': must be 2");
+  // 0 turns automatic ring recovery off; below is refused.
+  CHECK(MustParse(std::string(kOneNode) + "totem {\n rrp_autorecovery_check_timeout: 0\n}\n")
+            .config.totem.rrp_autorecovery_check_timeout == 0);
+  CHECK(totem(" rrp_autorecovery_check_timeout: -1") ==
+        "t.conf:8:34: bad value '-1' for 'rrp_autorecovery_check_timeout': must be at least 0");
   CHECK(totem(" transport: tcp") ==
         "t.conf:8:13: bad value 'tcp' for 'transport': expected one of knet, udp, udpu");
   CHECK(totem(" crypto_cipher: 3des") ==
