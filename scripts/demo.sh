@@ -16,6 +16,7 @@ The cluster keeps running. Try:
   tools/ha-localcluster kill 2                 SIGKILL node 2's whole stack (start 2 brings it back)
   tools/ha-localcluster exec 1 hactl health cibd
   tools/ha-localcluster exec 1 ha-quorumtool -s    quorum, like corosync-quorumtool
+  tools/ha-localcluster exec 1 crm_node -l        the nodes, member or lost, like Pacemaker's
   tools/ha-localcluster logs 1
   tools/ha-localcluster down                   stop and remove the cluster
 MSG
