@@ -30,7 +30,9 @@ PCMK_CIBADMIN=/usr/sbin/cibadmin
 COROSYNC=/usr/sbin/corosync
 NETNS="cibbench-$$"
 BRIDGE="cbb$$"
-NETNS_MADE=()
+# The bridge, the namespaces, corosync.conf, starting corosync, the teardown.
+# shellcheck source=lib/corosync_netns.sh
+. "$here/lib/corosync_netns.sh"
 standalone=no
 writes=200
 parallel=4
@@ -45,7 +47,7 @@ while [ $# -gt 0 ]; do
     --resources) resources=$2; shift 2 ;;
     --standalone) standalone=yes; shift ;;
     --keep) keep=yes; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "cib_bench: unknown option $1" >&2; exit 64 ;;
   esac
 done
@@ -55,7 +57,7 @@ BASED_PID=""
 ROOTS=()
 cleanup() {
   [ -n "$BASED_PID" ] && kill "$BASED_PID" 2>/dev/null && wait "$BASED_PID" 2>/dev/null
-  declare -F stop_pacemaker >/dev/null && stop_pacemaker
+  cns_teardown  # every process in our namespaces, the namespaces, the bridge
   local r
   for r in "${ROOTS[@]}"; do HA_LOCAL_ROOT=$r "$LC" down >/dev/null 2>&1 || true; done
   if [ "$keep" = yes ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
@@ -142,71 +144,36 @@ wait_based() {
 # joined by the bridge $BRIDGE when N > 1. The measurement runs inside node 1's namespace; the
 # other nodes' cibadmin goes through `ip netns exec` (only the spread-writers row uses them).
 pacemaker_corosync() {
-  local n=$1 i dir ns addr nodes="" nodelist=""
+  local n=$1 i dir ns addrs="" nodes="" wire
   echo '<cib admin_epoch="0" epoch="1" num_updates="0" validate-with="pacemaker-3.7">'`
     `'<configuration><crm_config/><nodes/><resources/><constraints/></configuration>'`
     `'<status/></cib>' >"$WORK/small.xml"  # based refuses a crm_feature_set newer than its own
   if [ "$n" -gt 1 ]; then
-    ip link add "$BRIDGE" type bridge || return 1
-    ip link set "$BRIDGE" up
+    cns_bridge_create "$BRIDGE" ||
+      { echo "Pacemaker's $n-node column skipped: $CNS_ERROR" >&2; return 1; }
+    for ((i = 1; i <= n; i++)); do addrs+=" 10.213.91.$i"; done
+  else
+    addrs=127.0.0.1
   fi
-  for ((i = 1; i <= n; i++)); do
-    addr=127.0.0.1
-    [ "$n" -gt 1 ] && addr=10.213.91.$i
-    nodelist+="    node {
-        name: node$i
-        nodeid: $i
-        ring0_addr: $addr
-    }
-"
-  done
   for ((i = 1; i <= n; i++)); do
     ns=$NETNS-$i
     dir=$WORK/pcmk$n-$i
     mkdir -p "$dir/run" "$dir/state"
     pcmk_folder "$dir" "$WORK/small.xml"
-    ip netns add "$ns"
-    NETNS_MADE+=("$ns")
-    ip -n "$ns" link set lo up
-    if [ "$n" -gt 1 ]; then
-      ip link add "${BRIDGE}h$i" type veth peer name eth0 netns "$ns"
-      ip link set "${BRIDGE}h$i" master "$BRIDGE" up
-      ip -n "$ns" addr add "10.213.91.$i/24" dev eth0
-      ip -n "$ns" link set eth0 up
+    wire=()  # one node: corosync on the namespace's loopback
+    if [ "$n" -gt 1 ]; then wire=("${BRIDGE}h$i" "10.213.91.$i/24"); fi
+    if ! cns_netns_create "$ns" "${wire[@]}"; then
+      echo "Pacemaker's $n-node column skipped: $CNS_ERROR" >&2
+      return 1
     fi
-    cat >"$dir/corosync.conf" <<EOF
-totem {
-    version: 2
-    cluster_name: cibbench
-    transport: knet
-    crypto_cipher: none
-    crypto_hash: none
-}
-nodelist {
-$nodelist}
-quorum {
-    provider: corosync_votequorum
-}
-logging {
-    to_syslog: no
-    to_stderr: no
-    to_logfile: yes
-    logfile: $dir/corosync.log
-}
-uidgid {
+    cns_write_conf "$dir/corosync.conf" "$addrs" -n cibbench -t "transport: knet" \
+      -t "crypto_cipher: none" -t "crypto_hash: none" -l "$dir/corosync.log" -L \
+      -x "uidgid {
     gid: haclient
-}
-system {
-    state_dir: $dir/state
-}
-EOF
+}" -s "state_dir: $dir/state"
     # corosync and based share a mount namespace with a private /run (corosync's lock file).
-    setsid ip netns exec "$ns" unshare -m --propagation private sh -c "
-      mount --bind '$dir/run' /run || exit 1
-      '$COROSYNC' -f -c '$dir/corosync.conf' >'$dir/corosync.out' 2>&1 &
-      for i in \$(seq 1 50); do corosync-cfgtool -s >/dev/null 2>&1 && break; sleep 0.1; done
-      PCMK_logfile='$dir/cib/based.log' exec '$BASED' -w -r '$dir/cib'" >"$dir/out" 2>&1 </dev/null &
-    disown $!  # no "Killed" job reports when stop_pacemaker ends it
+    cns_start_corosync_with "$ns" "$dir/corosync.conf" "$dir/run" "$dir/corosync.out" "$dir/out" \
+      "PCMK_logfile='$dir/cib/based.log' exec '$BASED' -w -r '$dir/cib'"
     nodes+="${nodes:+, }{\"prefix\": [\"ip\", \"netns\", \"exec\", \"$ns\"]}"
   done
   for ((i = 1; i <= n; i++)); do
@@ -221,26 +188,7 @@ EOF
   ip netns exec "$NETNS-1" python3 "$here/cib_bench.py" measure \
     "{\"name\": \"pacemaker, $n node$([ "$n" = 1 ] || echo s)\", \"cibadmin\": \"$PCMK_CIBADMIN\", \"nodes\": [$nodes]}" \
     "$WORK/large.xml" "$RESULTS" --writes "$writes" --parallel "$parallel" --queries "$queries"
-  stop_pacemaker
-}
-
-# stop_pacemaker: every process in our namespaces, the namespaces, the bridge.
-stop_pacemaker() {
-  local ns pids
-  for ns in "${NETNS_MADE[@]}"; do
-    pids=$(ip netns pids "$ns" 2>/dev/null)
-    # shellcheck disable=SC2086
-    [ -n "$pids" ] && kill $pids 2>/dev/null
-  done
-  sleep 0.5
-  for ns in "${NETNS_MADE[@]}"; do
-    pids=$(ip netns pids "$ns" 2>/dev/null)
-    # shellcheck disable=SC2086
-    [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
-    ip netns del "$ns" 2>/dev/null
-  done
-  NETNS_MADE=()
-  ip link del "$BRIDGE" 2>/dev/null || true
+  cns_teardown
 }
 
 # pacemaker_standalone: based -s, its large CIB put in its folder before it starts; queries only.
@@ -265,13 +213,12 @@ pacemaker() {
     echo "Pacemaker's column skipped: $reason" >&2
     return
   fi
-  if [ "$standalone" = no ] && [ -x "$COROSYNC" ] && command -v ip >/dev/null &&
-    command -v unshare >/dev/null; then
+  if [ "$standalone" = no ] && [ -z "$(cns_unavailable)" ]; then
     if pacemaker_corosync 1; then
-      pacemaker_corosync 3 || stop_pacemaker
+      pacemaker_corosync 3 || cns_teardown
       return
     fi
-    stop_pacemaker
+    cns_teardown
   fi
   pacemaker_standalone || true
 }

@@ -62,133 +62,79 @@ for n in "${NODE_LIST[@]}"; do [ "$n" -gt "$MAXN" ] && MAXN=$n; done
 
 WORK=$(mktemp -d /tmp/cpgbench.XXXXXX)
 PIDS=()
-NETNS_MADE=()
-BRIDGE_MADE=0
+# The bridge, the namespaces, corosync.conf, starting corosync, the teardown.
+# shellcheck source=lib/corosync_netns.sh
+. "$here/lib/corosync_netns.sh"
 log() { printf '%s %s\n' "$(date +%T.%3N)" "$*" >&2; }
 
 cleanup() {
-  local p ns
+  local p
   trap - EXIT INT TERM
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  for ns in "${NETNS_MADE[@]}"; do ip netns del "$ns" 2>/dev/null; done
-  [ "$BRIDGE_MADE" = 1 ] && ip link del "$BRIDGE" 2>/dev/null
+  cns_teardown
   if [ "$KEEP" = 1 ]; then log "logs kept under $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 setup_netns() {
-  local i ns
-  ip link add "$BRIDGE" type bridge || { echo "cannot create bridge $BRIDGE" >&2; exit 1; }
-  BRIDGE_MADE=1
-  ip link set "$BRIDGE" up
-  for ((i = 1; i <= MAXN; i++)); do
-    ns=$NS_PREFIX-$i
-    ip netns add "$ns" || { echo "cannot create namespace $ns" >&2; exit 1; }
-    NETNS_MADE+=("$ns")
-    ip link add "$NS_PREFIX-${i}h" type veth peer name eth0 netns "$ns" &&
-      ip link set "$NS_PREFIX-${i}h" master "$BRIDGE" up &&
-      ip -n "$ns" addr add "$NET.$i/24" dev eth0 &&
-      ip -n "$ns" link set eth0 up &&
-      ip -n "$ns" link set lo up || { echo "cannot wire namespace $ns" >&2; exit 1; }
-  done
+  if ! cns_bridge_create "$BRIDGE" || ! cns_make_nodes "$NS_PREFIX-" "$NS_PREFIX-" "$NET" "$MAXN"
+  then echo "$CNS_ERROR" >&2; exit 1; fi
 }
 
 write_config() {  # write_config IMPL N NODE
-  local impl=$1 total=$2 n=$3 dir j
+  local impl=$1 total=$2 n=$3 dir j addrs="" opts
   dir=$WORK/$impl$total/n$n
   mkdir -p "$dir/state" "$dir/run"
-  {
-    echo "totem {"
-    echo "    version: 2"
-    echo "    cluster_name: cpgbench"
-    if [ "$impl" = ours ]; then
-      echo "    transport: udpu"
-      echo "    nodeid: $n"
-    else
-      echo "    transport: knet"
-      echo "    crypto_cipher: none"
-      echo "    crypto_hash: none"
-    fi
-    echo "    interface {"
-    echo "        linknumber: 0"
-    echo "        mcastport: $PORT"
-    echo "    }"
-    echo "}"
-    echo "nodelist {"
-    for ((j = 1; j <= total; j++)); do
-      echo "    node {"
-      echo "        name: node$j"
-      echo "        nodeid: $j"
-      echo "        ring0_addr: $NET.$j"
-      echo "    }"
-    done
-    echo "}"
-    echo "quorum {"
-    echo "    provider: corosync_votequorum"
-    echo "}"
-    echo "logging {"
-    echo "    to_syslog: no"
-    echo "    to_stderr: no"
-    echo "    to_logfile: yes"
-    echo "    logfile: $dir/cluster.log"
-    echo "    timestamp: hires"
-    echo "}"
-    echo "system {"
-    echo "    state_dir: $dir/state"
-    [ "$impl" = ours ] && echo "    run_dir: $dir/run"
-    echo "}"
-  } > "$dir/corosync.conf"
+  for ((j = 1; j <= total; j++)); do addrs+=" $NET.$j"; done
+  opts=(-n cpgbench -p "$PORT" -l "$dir/cluster.log" -s "state_dir: $dir/state")
+  if [ "$impl" = ours ]; then
+    opts+=(-t "transport: udpu" -t "nodeid: $n" -s "run_dir: $dir/run")
+  else
+    opts+=(-t "transport: knet" -t "crypto_cipher: none" -t "crypto_hash: none")
+  fi
+  cns_write_conf "$dir/corosync.conf" "$addrs" "${opts[@]}"
 }
 
 start_node() {  # start_node IMPL N NODE
-  local impl=$1 total=$2 n=$3 dir
+  local impl=$1 total=$2 n=$3 dir pid
   dir=$WORK/$impl$total/n$n
   if [ "$impl" = ours ]; then
     setsid ip netns exec "$NS_PREFIX-$n" "$BIN/membershipd" -c "$dir/corosync.conf" \
       >> "$dir/out" 2>&1 < /dev/null &
+    pid=$!
+    disown "$pid"
   else
-    setsid ip netns exec "$NS_PREFIX-$n" unshare -m --propagation private \
-      sh -c "mount --bind '$dir/run' /run && exec '$COROSYNC' -f -c '$dir/corosync.conf'" \
-      >> "$dir/out" 2>&1 < /dev/null &
+    cns_start_corosync "$NS_PREFIX-$n" "$dir/corosync.conf" "$dir/run" "$dir/out"
+    pid=$CNS_PID
   fi
-  PIDS+=($!)
-  echo $! > "$dir/pid"
-  disown $!
+  PIDS+=("$pid")
+  echo "$pid" > "$dir/pid"
 }
 
 # Waits until every node's log shows all N members (ours: "members [1 2 3]", corosync:
 # "Members[3]: 1 2 3").
 wait_ring() {  # wait_ring IMPL N
-  local impl=$1 total=$2 n re members deadline
-  members=$(seq -s ' ' 1 "$total")
-  if [ "$impl" = ours ]; then re="new membership: .*members \\[$members\\]"; else
-    re="Members\\[$total\\]: $members\$"; fi
-  deadline=$(( $(date +%s) + 60 ))
-  for ((n = 1; n <= total; n++)); do
-    until grep -qE -- "$re" "$WORK/$impl$total/n$n/cluster.log" 2>/dev/null; do
-      if [ "$(date +%s)" -ge "$deadline" ]; then
-        log "$impl, $total node(s): node $n did not see all members in 60 s"
-        tail -n 5 "$WORK/$impl$total/n$n/cluster.log" "$WORK/$impl$total/n$n/out" >&2 2>/dev/null
-        return 1
-      fi
-      sleep 0.1
-    done
-  done
+  local impl=$1 total=$2 n re logs=()
+  if [ "$impl" = ours ]; then re="new membership: .*members \\[$(seq -s ' ' 1 "$total")\\]"; else
+    re=$(cns_members_re "$total"); fi
+  for ((n = 1; n <= total; n++)); do logs+=("$WORK/$impl$total/n$n/cluster.log"); done
+  if ! cns_wait_log "$re" 60 "${logs[@]}"; then
+    n=${CNS_WAIT_FAILED%/cluster.log}; n=${n##*/n}
+    log "$impl, $total node(s): node $n did not see all members in 60 s"
+    tail -n 5 "$WORK/$impl$total/n$n/cluster.log" "$WORK/$impl$total/n$n/out" >&2 2>/dev/null
+    return 1
+  fi
   sleep 1  # let the ring settle (votequorum's first messages)
 }
 
 stop_cluster() {  # stop_cluster IMPL N
-  local impl=$1 total=$2 n pid
+  local impl=$1 total=$2 n pid pids=()
   for ((n = 1; n <= total; n++)); do
-    pid=$(cat "$WORK/$impl$total/n$n/pid" 2>/dev/null) && kill -TERM "$pid" 2>/dev/null
+    pid=$(cat "$WORK/$impl$total/n$n/pid" 2>/dev/null) && pids+=("$pid")
   done
-  for ((n = 1; n <= total; n++)); do
-    pid=$(cat "$WORK/$impl$total/n$n/pid" 2>/dev/null) || continue
-    for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-  done
+  cns_stop_pids "${pids[@]}"
   sleep 0.5
 }
 

@@ -80,9 +80,11 @@ NFT_TABLE=mfbench
 BRIDGE=mfbench-br
 PIDFILES=()    # every daemon we started
 LOAD_PIDS=()   # CPU hogs
-NETNS_MADE=()  # namespaces we created
-BRIDGE_MADE=0
 NFT_MADE=0
+# The bridge, the namespaces, corosync.conf, starting corosync, the teardown; CNS_NETNS are the
+# namespaces we created.
+# shellcheck source=lib/corosync_netns.sh
+. "$here/lib/corosync_netns.sh"
 
 log() { printf '%s %s\n' "$(date +%T.%3N)" "$*" >&2; }
 
@@ -99,13 +101,13 @@ stop_load() {
 remove_loss() {
   local ns
   if [ "$NFT_MADE" = 1 ]; then nft delete table inet "$NFT_TABLE" 2>/dev/null; NFT_MADE=0; fi
-  for ns in "${NETNS_MADE[@]}"; do
+  for ns in "${CNS_NETNS[@]}"; do
     ip netns exec "$ns" nft delete table inet "$NFT_TABLE" 2>/dev/null
   done
 }
 
 cleanup() {
-  local f pid ns
+  local f pid
   trap - EXIT INT TERM
   stop_load
   for f in "${PIDFILES[@]}"; do
@@ -117,8 +119,7 @@ cleanup() {
     pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] && wait "$pid" 2>/dev/null
   done
   remove_loss
-  for ns in "${NETNS_MADE[@]}"; do ip netns del "$ns" 2>/dev/null; done
-  [ "$BRIDGE_MADE" = 1 ] && ip link del "$BRIDGE" 2>/dev/null
+  cns_teardown
   if [ "$KEEP" = 1 ]; then log "logs kept under $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -162,86 +163,32 @@ available() {
 setup_netns() {
   if [ "$(id -u)" != 0 ]; then SKIP_REASON="not root"; return; fi
   if [ "$WANT_COROSYNC" = 0 ]; then SKIP_REASON="--no-corosync"; return; fi
-  if [ ! -x "$COROSYNC" ]; then SKIP_REASON="no $COROSYNC (apt-get install corosync)"; return; fi
-  if ! command -v ip >/dev/null || ! ip netns add mfbench-probe 2>/dev/null; then
-    SKIP_REASON="cannot create network namespaces"; return
-  fi
-  ip netns del mfbench-probe
-  if ! ip link add "$BRIDGE" type bridge 2>/dev/null; then
+  SKIP_REASON=$(cns_unavailable)
+  [ -z "$SKIP_REASON" ] || return 0
+  if ! cns_bridge_create "$BRIDGE"; then
     SKIP_REASON="cannot create bridge $BRIDGE (already there? another run?)"; return
   fi
-  BRIDGE_MADE=1
-  ip link set "$BRIDGE" up
-  local set i ns net
-  for set in a b c; do
-    case $set in a) net=10.213.77 ;; b) net=10.213.78 ;; c) net=10.213.79 ;; esac
-    for i in 1 2 3; do
-      ns=mfbench-$set$i
-      ip netns add "$ns" || { SKIP_REASON="cannot create namespace $ns"; return; }
-      NETNS_MADE+=("$ns")
-      ip link add "mfb-$set${i}h" type veth peer name eth0 netns "$ns" &&
-        ip link set "mfb-$set${i}h" master "$BRIDGE" up &&
-        ip -n "$ns" addr add "$net.$i/24" dev eth0 &&
-        ip -n "$ns" link set eth0 up &&
-        ip -n "$ns" link set lo up || { SKIP_REASON="cannot wire namespace $ns"; return; }
-    done
-  done
+  cns_make_nodes mfbench-a mfb-a 10.213.77 3 && cns_make_nodes mfbench-b mfb-b 10.213.78 3 &&
+    cns_make_nodes mfbench-c mfb-c 10.213.79 3 || SKIP_REASON=$CNS_ERROR
 }
 
 write_config() {  # write_config CLUSTER NODE
-  local c=$1 n=$2 dir j
+  local c=$1 n=$2 dir opts
   dir=$(node_dir "$c" "$n")
   mkdir -p "$dir/state" "$dir/run"
-  {
-    echo "totem {"
-    echo "    version: 2"
-    echo "    cluster_name: mfbench"
-    if [ "${IMPL[$c]}" = ours ]; then
-      echo "    transport: udpu"
-      echo "    nodeid: $n"
-    else
-      echo "    transport: ${TRANSPORT[$c]:-knet}"
-      echo "    crypto_cipher: none"
-      echo "    crypto_hash: none"
-    fi
-    if [ "${TIMERS[$c]}" = coro ]; then
-      echo "    token: 3000"
-      echo "    token_coefficient: 650"
-    fi
-    echo "    interface {"
-    echo "        linknumber: 0"
-    echo "        mcastport: ${PORT[$c]}"
-    echo "    }"
-    echo "}"
-    echo "nodelist {"
-    for j in 1 2 3; do
-      echo "    node {"
-      echo "        name: node$j"
-      echo "        nodeid: $j"
-      echo "        ring0_addr: $(addr "$c" "$j")"
-      echo "    }"
-    done
-    echo "}"
-    echo "quorum {"
-    echo "    provider: corosync_votequorum"
-    echo "}"
-    echo "logging {"
-    echo "    to_syslog: no"
-    echo "    to_stderr: no"
-    echo "    to_logfile: yes"
-    echo "    logfile: $dir/cluster.log"
-    echo "    timestamp: hires"
-    echo "}"
-    echo "system {"
-    echo "    state_dir: $dir/state"
-    [ "${IMPL[$c]}" = ours ] && echo "    run_dir: $dir/run"
-    [ "${RT[$c]}" = no ] && echo "    sched_rr: no"
-    echo "}"
-  } > "$dir/corosync.conf"
+  opts=(-n mfbench -p "${PORT[$c]}" -l "$dir/cluster.log" -s "state_dir: $dir/state")
+  if [ "${IMPL[$c]}" = ours ]; then
+    opts+=(-t "transport: udpu" -t "nodeid: $n" -s "run_dir: $dir/run")
+  else
+    opts+=(-t "transport: ${TRANSPORT[$c]:-knet}" -t "crypto_cipher: none" -t "crypto_hash: none")
+  fi
+  [ "${TIMERS[$c]}" = coro ] && opts+=(-t "token: 3000" -t "token_coefficient: 650")
+  [ "${RT[$c]}" = no ] && opts+=(-s "sched_rr: no")
+  cns_write_conf "$dir/corosync.conf" "$(addr "$c" 1) $(addr "$c" 2) $(addr "$c" 3)" "${opts[@]}"
 }
 
 start_node() {  # start_node CLUSTER NODE
-  local c=$1 n=$2 dir
+  local c=$1 n=$2 dir pid
   dir=$(node_dir "$c" "$n")
   if [ "${IMPL[$c]}" = ours ]; then
     if [ "${NET[$c]}" = lo ]; then
@@ -250,14 +197,13 @@ start_node() {  # start_node CLUSTER NODE
       setsid ip netns exec "$(netns_of "$c" "$n")" "$BIN/membershipd" -c "$dir/corosync.conf" \
         >> "$dir/out" 2>&1 < /dev/null &
     fi
+    pid=$!
+    disown "$pid"  # no "Killed" job reports; bash still reaps it
   else
-    # ip netns exec, unshare and sh all exec: $! is corosync itself.
-    setsid ip netns exec "$(netns_of "$c" "$n")" unshare -m --propagation private \
-      sh -c "mount --bind '$dir/run' /run && exec '$COROSYNC' -f -c '$dir/corosync.conf'" \
-      >> "$dir/out" 2>&1 < /dev/null &
+    cns_start_corosync "$(netns_of "$c" "$n")" "$dir/corosync.conf" "$dir/run" "$dir/out"
+    pid=$CNS_PID
   fi
-  echo $! > "$dir/pid"
-  disown $!  # no "Killed" job reports; bash still reaps it
+  echo "$pid" > "$dir/pid"
 }
 
 node_pid() { cat "$(node_dir "$1" "$2")/pid" 2>/dev/null; }
@@ -427,7 +373,7 @@ EOF
   else
     log "stability: cannot add nft table inet $NFT_TABLE: no loss on the loopback"
   fi
-  for ns in "${NETNS_MADE[@]}"; do
+  for ns in "${CNS_NETNS[@]}"; do
     ip netns exec "$ns" nft -f - <<EOF || log "stability: no loss in $ns"
 table inet $NFT_TABLE {
   chain input {
@@ -444,7 +390,7 @@ EOF
 loss_counts() {
   local ns
   { nft list table inet $NFT_TABLE 2>/dev/null
-    for ns in "${NETNS_MADE[@]}"; do ip netns exec "$ns" nft list table inet $NFT_TABLE 2>/dev/null; done
+    for ns in "${CNS_NETNS[@]}"; do ip netns exec "$ns" nft list table inet $NFT_TABLE 2>/dev/null; done
   } | awk '/counter packets/ { for (i = 1; i < NF; i++) if ($i == "packets") v = $(i + 1)
                                if (/drop/) d += v; else a += v }
            END { printf "%d datagrams, %d dropped (%.1f%%)", a, d, a ? 100 * d / a : 0 }'
