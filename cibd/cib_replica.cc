@@ -48,11 +48,8 @@ ReplicaEffects CibReplica::Submit(uint64_t request_id,
                                   bool transaction,
                                   const WriteOptions& options) {
   ReplicaEffects out;
-  PendingWrite& write = pending_[request_id];
-  write = PendingWrite{who, std::move(ops), transaction, options};
-  if (state_ == State::kSynced) {
-    SendWrite(request_id, write, out);
-  }
+  pending_[request_id] = PendingWrite{who, std::move(ops), transaction, options};
+  SendWaiting(out);
   return out;
 }
 
@@ -75,6 +72,7 @@ void CibReplica::SendWrite(uint64_t request_id, PendingWrite& write, ReplicaEffe
   patch->set_request_id(request_id);
   write.after_digest = prepared->after.Digest();
   write.source_digest = core_.digest();
+  write.source_version = core_.document().Version();
   patch->set_diff_xml(
       Diff(core_.document(),
            prepared->after,
@@ -91,16 +89,36 @@ void CibReplica::SendWrite(uint64_t request_id, PendingWrite& write, ReplicaEffe
 }
 
 void CibReplica::SendWaiting(ReplicaEffects& out) {
-  std::vector<uint64_t> ids;
-  for (const auto& [id, write] : pending_) {
-    if (!write.sent) {
-      ids.push_back(id);
+  // One write in flight per origin, the oldest first: writes sent together from one version
+  // would all but one be stale, and each stale one is prepared and sent again, so a burst of
+  // concurrent writes on one node turned into a storm in which the last ones ran out of tries.
+  while (state_ == State::kSynced && !pending_.empty()) {
+    auto next = pending_.begin();
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      if (it->second.sent) {
+        next = it;
+        break;
+      }
     }
-  }
-  for (uint64_t id : ids) {
-    if (auto it = pending_.find(id); it != pending_.end() && state_ == State::kSynced) {
-      SendWrite(id, it->second, out);
+    PendingWrite& write = next->second;
+    if (write.sent) {
+      if (write.source_version == core_.document().Version())
+        return;  // in flight, and may still win
+      // Stale already: a change was applied over its source. Its own patch will be dropped.
+      if (write.attempts >= kMaxAttempts) {
+        out.push_back(
+            Reply{next->first,
+                  absl::AbortedError(absl::StrCat("the CIB kept changing under this write (",
+                                                  kMaxAttempts,
+                                                  " tries); re-read and retry"))});
+        pending_.erase(next);
+        continue;
+      }
     }
+    const uint64_t id = next->first;
+    SendWrite(id, write, out);  // answered at once (and erased), or now in flight
+    if (pending_.contains(id))
+      return;
   }
 }
 
@@ -280,19 +298,12 @@ void CibReplica::ApplyPatch(const MemberId& sender, const wire::Patch& patch, Re
   const bool mine = sender == self_;
   auto pending = mine ? pending_.find(patch.request_id()) : pending_.end();
   if (FromWire(patch.source_version()) != core_.document().Version()) {
-    // Stale: a change delivered before it made its source version old. Its origin retries.
+    // Stale: a change delivered before it made its source version old. Its origin has usually
+    // sent it again already (SendWaiting after that change); if not (its copy changed by a
+    // sync), now.
     if (pending != pending_.end() &&
         static_cast<int>(patch.attempt()) == pending->second.attempts) {
-      if (pending->second.attempts >= kMaxAttempts) {
-        out.push_back(
-            Reply{patch.request_id(),
-                  absl::AbortedError(absl::StrCat("the CIB kept changing under this write (",
-                                                  kMaxAttempts,
-                                                  " tries); re-read and retry"))});
-        pending_.erase(pending);
-      } else {
-        SendWrite(patch.request_id(), pending->second, out);
-      }
+      SendWaiting(out);
     }
     return;
   }
@@ -351,8 +362,22 @@ void CibReplica::ApplyPatch(const MemberId& sender, const wire::Patch& patch, Re
                      " this node's CIB differs from the origin's; asking for a sync round | "
                      "version=",
                      ToString(core_.document().Version())));
-    AskForCopy(out);
+    // Not AskForCopy: this copy stays in step (it applies the patches delivered until the
+    // round starts), so the round compares copies at one version and the digest most members
+    // hold wins. Dropping them would leave this node older than the origin, whose copy (the
+    // wrong one, if it is the origin that differs) would then win as the newest.
+    RequestSyncRound(out);
   }
+  SendWaiting(out);  // this origin's next write, on the new version (none while a sync runs)
+}
+
+void CibReplica::RequestSyncRound(ReplicaEffects& out) {
+  if (copy_requested_)
+    return;  // one is on its way; its delivery starts the round
+  copy_requested_ = true;
+  wire::ReplicaMessage m;
+  m.mutable_copy_request()->set_view_id(view_id_);
+  out.push_back(Multicast{Encode(m)});
 }
 
 void CibReplica::AskForCopy(ReplicaEffects& out) {

@@ -15,7 +15,12 @@
 //     stale (a concurrent change came first) and every node drops it. The origin answers its
 //     client once its own patch is delivered: applied -> the new version; stale -> it prepares
 //     the write again on the new copy and resends (at most kMaxAttempts times, then ABORTED).
-//     Versions only grow, so a source version names one state.
+//     An origin has one write in flight, its oldest, so that its own writes never race each
+//     other (the others wait in order). It prepares it again as soon as a change applied over
+//     its source version, not at the delivery of its stale patch: then every origin that lost
+//     a race sends at the same time as the winner sends its next write, and nobody starves
+//     (answering at the stale delivery gave the winner a head start every time). Versions only
+//     grow, so a source version names one state.
 //  2. Digests. A patchset carries the digest of its result; a node whose result differs
 //     (ApplyPatchset's DATA_LOSS) has diverged from the patch's origin: it multicasts a
 //     CopyRequest, and its delivery starts a new sync round (3) at every member, which settles
@@ -86,7 +91,7 @@ using ReplicaEffects = std::vector<ReplicaEffect>;
 class CibReplica {
  public:
   // How often a write is prepared again after losing a race before ABORTED.
-  static constexpr int kMaxAttempts = 20;
+  static constexpr int kMaxAttempts = 100;
 
   enum class State {
     kSyncing,       // between a configuration change and the last member's Sync
@@ -126,6 +131,7 @@ class CibReplica {
     std::optional<CibDocument> after;
     std::string after_digest;
     std::string source_digest;
+    CibVersion source_version;  // of the copy the last attempt was prepared on
   };
 
   void SendWrite(uint64_t request_id, PendingWrite& write, ReplicaEffects& out);
@@ -138,7 +144,10 @@ class CibReplica {
   void OnFullCopy(const replication::v1::FullCopy& copy, ReplicaEffects& out);
   // Applies a patch delivered while synced (or asks for a new sync round).
   void ApplyPatch(const MemberId& sender, const replication::v1::Patch& patch, ReplicaEffects& out);
+  // Stops applying patches until a sync round brings a copy (this copy cannot follow).
   void AskForCopy(ReplicaEffects& out);
+  // Asks for a sync round and goes on applying patches (this copy can follow, but differs).
+  void RequestSyncRound(ReplicaEffects& out);
   void Log(ReplicaEffects& out, int priority, std::string text);
 
   CibCore& core_;

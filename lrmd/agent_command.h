@@ -1,7 +1,8 @@
 // What to execute for an action: pure functions that turn an ActionRequest into a command line and
 // an environment (OCF resource agent API 1.1, LSB init scripts, systemd units), and that map what
 // the process returned back onto OCF exit codes. Nothing here touches processes (see
-// process_runner.h for that); only an LSB script's meta-data reads the script's head.
+// process_runner.h for that); only an LSB script's meta-data reads the script's head (and a
+// stonith type is looked up in the fence agents' and plugins' folders).
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "lrmd/action.h"
+#include "stonithd/agent_type.h"
 
 namespace ha::lrmd {
 
@@ -40,7 +42,8 @@ struct AgentPaths {
   std::string ocf_root = "/usr/lib/ocf";
   std::string init_dir = "/etc/init.d";
   std::string systemctl = "/usr/bin/systemctl";
-  std::string fence_agent_dir = "/usr/sbin";  // fence_* agents of stonith resources
+  // Where stonith resources' agents are, found as stonithd finds them (bin_dir: fence_*).
+  stonithd::AgentDirs fence_agents;
   // Where ListAgents looks for systemd service units (the system manager's unit search path),
   // when systemd runs.
   std::vector<std::string> systemd_unit_dirs = {"/etc/systemd/system",
@@ -95,8 +98,8 @@ std::string SystemdUnitName(const std::string& type);
 //    Other LSB actions: 0-7 as the same OCF codes (the LSB spec gives them the same meanings), as
 //    Pacemaker maps them, except that 7 ("not running") is kOk for stop (stopping a stopped
 //    service succeeds, as the LSB spec asks of stop); anything else kErrGeneric.
-//  - stonith (a fence agent run for monitor, validate-all or meta-data): 0 kOk, anything else
-//    kErrGeneric.
+//  - stonith (a fence agent run for validate-all or meta-data): 0 kOk, anything else
+//    kErrGeneric (MakeActionResult: kErrUnimplemented when the agent lacks the action).
 //  - systemd monitor (is-active): 0 kOk, anything else kNotRunning; status (systemctl status,
 //    LSB-style codes) as LSB status; start/stop: 0 kOk, 5 (no such unit) kErrInstalled, anything
 //    else kErrGeneric.

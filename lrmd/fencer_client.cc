@@ -49,7 +49,7 @@ void GrpcFencerClient::Work() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    absl::StatusOr<bool> outcome = Make(job.call);
+    absl::StatusOr<FencerAnswer> outcome = Make(job.call);
     loop_.Post(
         [alive = alive_, done = std::move(job.done), outcome = std::move(outcome)]() mutable {
           if (*alive)
@@ -58,10 +58,11 @@ void GrpcFencerClient::Work() {
   }
 }
 
-absl::StatusOr<bool> GrpcFencerClient::Make(const FencerCall& call) {
+absl::StatusOr<FencerAnswer> GrpcFencerClient::Make(const FencerCall& call) {
   // A channel per call: stonithd may have been restarted (a new socket) since the last one.
   std::unique_ptr<fencerpb::Fencer::Stub> stub =
       fencerpb::Fencer::NewStub(ConnectUnix(socket_path_));
+  // The action's timeout bounds all of its RPCs together.
   const absl::Time deadline = clock_.MonotonicNow() + call.timeout;
   // Runs one RPC with a context of its own (cancelled if the client is destroyed meanwhile).
   auto rpc = [&](auto&& invoke) -> absl::Status {
@@ -88,29 +89,56 @@ absl::StatusOr<bool> GrpcFencerClient::Make(const FencerCall& call) {
     if (device.id() == call.device_id)
       held = &device;
   }
-  if (call.kind == FencerCall::kIsRegistered)
-    return held != nullptr;
   // A device stonithd holds from the CIB (a configured stonith resource) is the one the cluster
   // uses: stonithd refuses an API registration of its id, and there is nothing to unregister.
-  if (held != nullptr && held->source() == fencerpb::DEVICE_FROM_CIB)
-    return true;
-  if (call.kind == FencerCall::kRegister) {
-    fencerpb::RegisterDeviceRequest request;
-    request.set_id(call.device_id);
-    request.set_agent(call.agent);
-    for (const auto& [name, value] : call.parameters)
-      (*request.mutable_parameters())[name] = value;
-    fencerpb::RegisterDeviceResponse response;
-    HA_RETURN_IF_ERROR(rpc(
-        [&](grpc::ClientContext* ctx) { return stub->RegisterDevice(ctx, request, &response); }));
-    return true;
+  const bool from_cib = held != nullptr && held->source() == fencerpb::DEVICE_FROM_CIB;
+  FencerAnswer answer;
+  switch (call.kind) {
+    case FencerCall::kUnregister: {
+      if (from_cib)
+        return answer;
+      fencerpb::UnregisterDeviceRequest request;
+      request.set_id(call.device_id);
+      fencerpb::UnregisterDeviceResponse response;
+      HA_RETURN_IF_ERROR(rpc([&](grpc::ClientContext* ctx) {
+        return stub->UnregisterDevice(ctx, request, &response);
+      }));
+      return answer;
+    }
+    case FencerCall::kMonitor:
+      if (held == nullptr) {
+        answer.registered = false;
+        return answer;
+      }
+      break;
+    case FencerCall::kStart:
+      if (!from_cib) {
+        fencerpb::RegisterDeviceRequest request;
+        request.set_id(call.device_id);
+        request.set_agent(call.agent);
+        for (const auto& [name, value] : call.parameters)
+          (*request.mutable_parameters())[name] = value;
+        fencerpb::RegisterDeviceResponse response;
+        HA_RETURN_IF_ERROR(rpc([&](grpc::ClientContext* ctx) {
+          return stub->RegisterDevice(ctx, request, &response);
+        }));
+      }
+      break;
   }
-  fencerpb::UnregisterDeviceRequest request;
+  // Pacemaker's executor asks the fencer to monitor the device (start ends with it too).
+  fencerpb::MonitorDeviceRequest request;
   request.set_id(call.device_id);
-  fencerpb::UnregisterDeviceResponse response;
-  HA_RETURN_IF_ERROR(rpc(
-      [&](grpc::ClientContext* ctx) { return stub->UnregisterDevice(ctx, request, &response); }));
-  return true;
+  fencerpb::MonitorDeviceResponse response;
+  absl::Status monitored =
+      rpc([&](grpc::ClientContext* ctx) { return stub->MonitorDevice(ctx, request, &response); });
+  if (absl::IsNotFound(monitored)) {  // removed meanwhile
+    answer.registered = false;
+    return answer;
+  }
+  HA_RETURN_IF_ERROR(monitored);
+  answer.device_status = response.device().status();
+  answer.status_reason = response.device().status_reason();
+  return answer;
 }
 
 }  // namespace ha::lrmd

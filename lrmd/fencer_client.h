@@ -26,9 +26,9 @@ namespace ha::lrmd {
 
 class FencerClient {
  public:
-  // The call's value (for kIsRegistered: whether the device is registered; else true), or why
-  // the call failed, with the Fencer API's codes (UNAVAILABLE: stonithd is not running).
-  using Done = absl::AnyInvocable<void(absl::StatusOr<bool>)>;
+  // What stonithd answered, or why a call failed, with the Fencer API's codes (UNAVAILABLE:
+  // stonithd is not running; DEADLINE_EXCEEDED: call.timeout passed).
+  using Done = absl::AnyInvocable<void(absl::StatusOr<FencerAnswer>)>;
 
   virtual ~FencerClient() = default;
 
@@ -58,7 +58,7 @@ class GrpcFencerClient final : public FencerClient {
     Done done;
   };
   void Work();
-  absl::StatusOr<bool> Make(const FencerCall& call);
+  absl::StatusOr<FencerAnswer> Make(const FencerCall& call);
 
   EventLoop& loop_;
   Clock& clock_;

@@ -164,7 +164,7 @@ void LrmdDriver::RunAgentNow(const RunAgent& run) {
   const int64_t run_id = run.run_id;
   if (run.request.resource.agent_class == AgentClass::kStonith) {
     if (std::optional<FencerCall> call = FencerCallFor(run.request)) {
-      RunFencerStep(run_id, run.request, *std::move(call));
+      RunFencerCall(run_id, *std::move(call));
       return;
     }
   }
@@ -230,7 +230,7 @@ void LrmdDriver::StartRun(int64_t run_id, const ActionRequest& request, AgentCom
   runs_[run_id] = id;
 }
 
-void LrmdDriver::RunFencerStep(int64_t run_id, const ActionRequest& request, FencerCall call) {
+void LrmdDriver::RunFencerCall(int64_t run_id, FencerCall call) {
   const absl::Time started = clock_.WallNow();
   const absl::Time begun = clock_.MonotonicNow();
   auto finish = [this, run_id, started, begun](
@@ -255,28 +255,14 @@ void LrmdDriver::RunFencerStep(int64_t run_id, const ActionRequest& request, Fen
   FencerCall made = call;
   fencer_->Call(
       std::move(call),
-      [this, run_id, request, made = std::move(made), begun, finish](
-          absl::StatusOr<bool> outcome) mutable {
+      [this, run_id, made = std::move(made), finish](absl::StatusOr<FencerAnswer> outcome) mutable {
         fencer_runs_.erase(run_id);
         if (fencer_cancelled_.erase(run_id) > 0) {
           finish(ExecStatus::kCancelled, OcfExitCode::kErrGeneric, "");
           return;
         }
-        FencerStepResult step = MapFencerOutcome(made, outcome);
-        if (!step.proceed) {
-          finish(step.status, step.exit_code, std::move(step.reason));
-          return;
-        }
-        // The agent's monitor gets what is left of the action's timeout.
-        ActionRequest rest = request;
-        rest.timeout =
-            std::max(request.timeout - (clock_.MonotonicNow() - begun), absl::Milliseconds(1));
-        absl::StatusOr<AgentCommand> cmd = BuildAgentCommand(rest, options_.paths);
-        if (!cmd.ok()) {
-          finish(ExecStatus::kError, OcfExitCode::kErrGeneric, std::string(cmd.status().message()));
-          return;
-        }
-        StartRun(run_id, rest, *std::move(cmd));
+        FencerResult result = MapFencerOutcome(made, outcome);
+        finish(result.status, result.exit_code, std::move(result.reason));
       });
 }
 
@@ -650,7 +636,7 @@ grpc::Status LrmdDriver::ListAgents(grpc::ServerContext*,
     }
   }
   if ((wanted.empty() || wanted == "stonith") && fencer_ != nullptr) {
-    for (const std::string& type : ListDir(options_.paths.fence_agent_dir, false)) {
+    for (const std::string& type : ListDir(options_.paths.fence_agents.bin_dir, false)) {
       if (type.starts_with("fence_"))
         add("stonith", "", type);
     }

@@ -109,9 +109,8 @@ class LrmdDriver final : public v1::ResourceManager::Service {
   void RunAgentNow(const RunAgent& run);
   // Runs `cmd` for the core's run `run_id` and feeds its outcome back.
   void StartRun(int64_t run_id, const ActionRequest& request, AgentCommand cmd);
-  // A stonith resource's start, stop or monitor: `call` to the fencer first, then (start,
-  // monitor) the agent's monitor action.
-  void RunFencerStep(int64_t run_id, const ActionRequest& request, FencerCall call);
+  // A stonith resource's start, stop or monitor: made by the fencer (`call`), not by an agent.
+  void RunFencerCall(int64_t run_id, FencerCall call);
   void Publish(const ActionResult& result);
 
   // Exec on the loop: checks the request against the registered agent, feeds it, and returns the

@@ -510,35 +510,41 @@ TEST_CASE("meta-data of an agent the unprivileged user cannot reach runs as lrmd
   CHECK(response.metadata().shortdesc().starts_with("uid=0 "));
 }
 
-// stonithd's device registrations, in memory: a fake of the FencerClient seam that answers on
-// the loop as GrpcFencerClient does.
+// stonithd's device registrations and monitors, in memory: a fake of the FencerClient seam that
+// answers on the loop as GrpcFencerClient does.
 class FakeFencer final : public FencerClient {
  public:
   explicit FakeFencer(EventLoop& loop) : loop_(loop) {}
 
   void Call(FencerCall call, Done done) override {
-    absl::StatusOr<bool> outcome = true;
+    absl::StatusOr<FencerAnswer> outcome = FencerAnswer();
     {
       absl::MutexLock lock(&mu_);
+      timeouts_.push_back(call.timeout);
       if (hold_) {  // answered by Release()
         held_.push_back(std::move(done));
         return;
       }
       if (!fail_with_.ok()) {
         outcome = fail_with_;
-      } else if (call.kind == FencerCall::kRegister) {
-        registered_[call.device_id] = call.agent;
       } else if (call.kind == FencerCall::kUnregister) {
         if (registered_.erase(call.device_id) == 0)
           outcome = absl::NotFoundError("no device " + call.device_id);
       } else {
-        outcome = registered_.contains(call.device_id);
+        if (call.kind == FencerCall::kStart)
+          registered_[call.device_id] = call.agent;
+        outcome->registered = registered_.contains(call.device_id);
+        if (outcome->registered) {
+          ++monitors_;
+          outcome->device_status = broken_.empty() ? "ok" : "failed";
+          outcome->status_reason = broken_;
+        }
       }
     }
     loop_.Post([done = std::move(done), outcome]() mutable { done(outcome); });
   }
 
-  // Holds the calls made from now on until Release() answers them (true).
+  // Holds the calls made from now on until Release() answers them (the device is fine).
   void Hold() {
     absl::MutexLock lock(&mu_);
     hold_ = true;
@@ -550,8 +556,11 @@ class FakeFencer final : public FencerClient {
   void Release() {
     absl::MutexLock lock(&mu_);
     hold_ = false;
-    for (Done& done : held_)
-      loop_.Post([done = std::move(done)]() mutable { done(true); });
+    for (Done& done : held_) {
+      FencerAnswer fine;
+      fine.device_status = "ok";
+      loop_.Post([done = std::move(done), fine]() mutable { done(fine); });
+    }
     held_.clear();
   }
 
@@ -559,15 +568,31 @@ class FakeFencer final : public FencerClient {
     absl::MutexLock lock(&mu_);
     fail_with_ = std::move(status);
   }
+  // The devices' monitor fails with `reason` (empty: it succeeds).
+  void Break(std::string reason) {
+    absl::MutexLock lock(&mu_);
+    broken_ = std::move(reason);
+  }
   std::map<std::string, std::string> registered() {
     absl::MutexLock lock(&mu_);
     return registered_;
+  }
+  int monitors() {
+    absl::MutexLock lock(&mu_);
+    return monitors_;
+  }
+  std::vector<absl::Duration> timeouts() {
+    absl::MutexLock lock(&mu_);
+    return timeouts_;
   }
 
  private:
   EventLoop& loop_;
   absl::Mutex mu_;
   std::map<std::string, std::string> registered_ ABSL_GUARDED_BY(mu_);  // id -> agent
+  std::string broken_ ABSL_GUARDED_BY(mu_);
+  int monitors_ ABSL_GUARDED_BY(mu_) = 0;  // MonitorDevice calls
+  std::vector<absl::Duration> timeouts_ ABSL_GUARDED_BY(mu_);
   absl::Status fail_with_ ABSL_GUARDED_BY(mu_);
   bool hold_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Done> held_ ABSL_GUARDED_BY(mu_);
@@ -589,18 +614,18 @@ v1::ActionResult RunFenceAction(Harness& h, const std::string& action) {
   return result;
 }
 
-TEST_CASE("stonith resources: start registers then monitors, stop unregisters", "[lrmd_driver]") {
+TEST_CASE("stonith resources: start registers then stonithd monitors, stop unregisters",
+          "[lrmd_driver]") {
   FakeFencer* fencer = nullptr;
   Harness h(
       "",
       [](LrmdDriverOptions& options, const std::string& dir) {
-        // A fence agent that keeps its stdin and fails its monitor when told to.
+        // A fence agent that keeps its stdin: only validate-all and meta-data may run it.
         fs::create_directories(dir + "/fence");
-        WriteFile(
-            dir + "/fence/fence_test",
-            "#!/bin/sh\ncat > " + dir + "/stdin\n[ -e " + dir + "/broken ] && exit 1\nexit 0\n",
-            fs::perms::owner_all);
-        options.paths.fence_agent_dir = dir + "/fence";
+        WriteFile(dir + "/fence/fence_test",
+                  "#!/bin/sh\ncat > " + dir + "/stdin\nexit 0\n",
+                  fs::perms::owner_all);
+        options.paths.fence_agents.bin_dir = dir + "/fence";
       },
       [&fencer](EventLoop& loop) {
         auto fake = std::make_unique<FakeFencer>(loop);
@@ -625,20 +650,29 @@ TEST_CASE("stonith resources: start registers then monitors, stop unregisters", 
   v1::ActionResult result = RunFenceAction(h, "monitor");
   CHECK(result.exec_status() == v1::EXEC_DONE);
   CHECK(result.exit_code() == v1::OCF_NOT_RUNNING);
-  CHECK_FALSE(fs::exists(stdin_file));  // not registered: the agent was not run
+  CHECK(fencer->monitors() == 0);  // not registered: nothing to monitor
 
   result = RunFenceAction(h, "start");
   CHECK(result.exec_status() == v1::EXEC_DONE);
   CHECK(result.exit_code() == v1::OCF_OK);
   CHECK(fencer->registered() == std::map<std::string, std::string>{{"fence1", "fence_test"}});
-  CHECK(agent_stdin() == "action=monitor\nipaddr=10.0.0.9\n");  // pcmk_* are the fencer's
+  CHECK(fencer->monitors() == 1);
+  CHECK(fencer->timeouts().back() == absl::Seconds(10));  // the action's timeout
 
-  fs::remove(stdin_file);
   CHECK(RunFenceAction(h, "monitor").exit_code() == v1::OCF_OK);
-  CHECK(fs::exists(stdin_file));
-  WriteFile(h.dir() + "/broken", "", fs::perms::owner_read);
-  CHECK(RunFenceAction(h, "monitor").exit_code() == v1::OCF_ERR_GENERIC);
-  fs::remove(h.dir() + "/broken");
+  CHECK(fencer->monitors() == 2);
+  fencer->Break("Unable to connect/login to fencing device");
+  result = RunFenceAction(h, "monitor");
+  CHECK(result.exec_status() == v1::EXEC_ERROR);
+  CHECK(result.exit_code() == v1::OCF_ERR_GENERIC);
+  CHECK(result.exit_reason() == "Unable to connect/login to fencing device");
+  fencer->Break("");
+  CHECK_FALSE(fs::exists(stdin_file));  // start and monitor never ran the agent
+
+  result = RunFenceAction(h, "validate-all");  // the agent's, run by lrmd
+  CHECK(result.exit_code() == v1::OCF_OK);
+  CHECK(agent_stdin() == "action=validate-all\nipaddr=10.0.0.9\n");  // pcmk_* are the fencer's
+  fs::remove(stdin_file);
 
   result = RunFenceAction(h, "stop");
   CHECK(result.exit_code() == v1::OCF_OK);
@@ -646,9 +680,8 @@ TEST_CASE("stonith resources: start registers then monitors, stop unregisters", 
   CHECK(RunFenceAction(h, "stop").exit_code() == v1::OCF_OK);  // stopped already
   CHECK(RunFenceAction(h, "monitor").exit_code() == v1::OCF_NOT_RUNNING);
 
-  // Cancelled while stonithd has not answered: cancelled once it does, and the agent never runs.
+  // Cancelled while stonithd has not answered: cancelled once it does.
   fencer->Hold();
-  fs::remove(stdin_file);
   v1::ActionResult cancelled_start;
   std::thread starter([&h, &cancelled_start] { cancelled_start = RunFenceAction(h, "start"); });
   bool held = false;
@@ -667,13 +700,15 @@ TEST_CASE("stonith resources: start registers then monitors, stop unregisters", 
   fencer->Release();
   starter.join();
   CHECK(cancelled_start.exec_status() == v1::EXEC_CANCELLED);
-  CHECK_FALSE(fs::exists(stdin_file));
   CHECK(RunFenceAction(h, "stop").exit_code() == v1::OCF_OK);
 
   fencer->FailWith(absl::UnavailableError("connection refused"));
   result = RunFenceAction(h, "start");
   CHECK(result.exec_status() == v1::EXEC_NOT_CONNECTED);
   CHECK(result.exit_reason().find("stonithd is not reachable") != std::string::npos);
+  fencer->FailWith(absl::DeadlineExceededError("Deadline Exceeded"));
+  result = RunFenceAction(h, "monitor");
+  CHECK(result.exec_status() == v1::EXEC_TIMED_OUT);
   fencer->FailWith(absl::NotFoundError("fence_test is not installed"));
   result = RunFenceAction(h, "start");
   CHECK(result.exec_status() == v1::EXEC_NOT_INSTALLED);

@@ -23,12 +23,13 @@ int main(int argc, char** argv) {
       HA_LOG_INFO("main", "LSB init scripts from %s (HA_LSB_INIT_DIR)", dir);
     }
     // Stonith resources go to stonithd: its socket in the run folder unless HA_FENCER_SOCKET
-    // names another; their agents (for monitor) from /usr/sbin unless HA_FENCE_AGENT_DIR says.
+    // names another; their agents (meta-data, validate-all) from /usr/sbin unless
+    // HA_FENCE_AGENT_DIR says, as stonithd's.
     options.fencer_socket = ha::DaemonSocketPath(rt.config(), "stonithd");
     if (const char* socket = std::getenv("HA_FENCER_SOCKET"); socket != nullptr && *socket != '\0')
       options.fencer_socket = socket;
     if (const char* dir = std::getenv("HA_FENCE_AGENT_DIR"); dir != nullptr && *dir != '\0')
-      options.paths.fence_agent_dir = dir;
+      options.paths.fence_agents.bin_dir = dir;
     // Agents run as root only where needed: meta-data runs as the cluster user (HA_CLUSTER_USER,
     // else hacluster, else nobody). An lrmd that is not root runs everything as itself.
     if (geteuid() == 0) {

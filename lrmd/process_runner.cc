@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/logging.h"
+#include "lrmd/stonith_actions.h"
 
 namespace ha::lrmd {
 namespace {
@@ -702,6 +703,12 @@ ActionResult MakeActionResult(const ActionRequest& request,
     case ProcessOutcome::kExited:
       result.status = ExecStatus::kDone;
       result.exit_code = MapExitCode(cmd.agent_class, request.action, outcome.exit_code);
+      if (cmd.agent_class == AgentClass::kStonith && outcome.exit_code != 0 &&
+          FenceAgentLacksAction(outcome.stderr_tail)) {
+        result.status = ExecStatus::kNotSupported;
+        result.exit_code = OcfExitCode::kErrUnimplemented;
+        reason_if_none(absl::StrCat("the agent has no ", request.action, " action"));
+      }
       break;
     case ProcessOutcome::kSignaled:
       result.status = ExecStatus::kError;

@@ -1,7 +1,5 @@
 #include "stonithd/fence_agent.h"
 
-#include <unistd.h>
-
 #include <pugixml.hpp>
 
 #include "absl/strings/ascii.h"
@@ -154,60 +152,6 @@ bool IsSecretParameter(std::string_view name) {
          lower.find("password") != std::string::npos;
 }
 
-namespace {
-bool Executable(const std::string& path) {
-  return access(path.c_str(), X_OK) == 0;
-}
-bool Exists(const std::string& path) {
-  return access(path.c_str(), F_OK) == 0;
-}
-}  // namespace
-
-AgentKind KindOfAgent(std::string_view agent, const FenceAgentPaths& paths) {
-  if (agent.find('/') != std::string_view::npos)
-    return AgentKind::kLegacyPlugin;
-  if (agent.empty() || Executable(absl::StrCat(paths.bin_dir, "/", Sv(agent))))
-    return AgentKind::kFenceAgent;
-  if (Exists(absl::StrCat(paths.legacy_plugin_dir, "/stonith2/", Sv(agent), ".so")))
-    return AgentKind::kLegacyPlugin;
-  return AgentKind::kFenceAgent;
-}
-
-absl::Status CheckAgentInstalled(std::string_view agent, const FenceAgentPaths& paths) {
-  if (!IsValidAgentType(agent)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", Sv(agent), "' is not a fence agent or STONITH plugin name"));
-  }
-  if (KindOfAgent(agent, paths) == AgentKind::kFenceAgent) {
-    const std::string path = absl::StrCat(paths.bin_dir, "/", Sv(agent));
-    if (!Executable(path)) {
-      return absl::NotFoundError(
-          absl::StrCat("the fence agent ", Sv(agent), " is not installed (", path, ")"));
-    }
-    return absl::OkStatus();
-  }
-  const std::string adapter = absl::StrCat(paths.bin_dir, "/", paths.legacy_adapter);
-  if (!Executable(adapter)) {
-    return absl::NotFoundError(absl::StrCat(
-        "the STONITH plugin adapter for ", Sv(agent), " is not installed (", adapter, ")"));
-  }
-  const size_t slash = agent.find('/');
-  const std::string module = std::string(agent.substr(0, slash));
-  const std::string so = absl::StrCat(paths.legacy_plugin_dir, "/stonith2/", module, ".so");
-  if (!Exists(so)) {
-    return absl::NotFoundError(
-        absl::StrCat("the STONITH plugin ", Sv(agent), " is not installed (", so, ")"));
-  }
-  if (slash != std::string_view::npos) {
-    const std::string member = absl::StrCat(paths.legacy_plugin_dir, "/", Sv(agent));
-    if (!Exists(member)) {
-      return absl::NotFoundError(
-          absl::StrCat("the STONITH plugin ", Sv(agent), " is not installed (", member, ")"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::string> BuildAgentStdin(const FenceDevice& device,
                                             std::string_view action,
                                             std::string_view target,
@@ -251,16 +195,12 @@ absl::StatusOr<std::string> BuildAgentStdin(const FenceDevice& device,
 }
 
 namespace {
-absl::StatusOr<lrmd::AgentCommand> CommandFor(std::string_view agent,
-                                              std::string_view action,
-                                              std::string stdin_data,
-                                              const FenceAgentPaths& paths) {
-  if (agent.empty() || agent.find('/') != std::string_view::npos || agent[0] == '.' ||
-      agent[0] == '-') {
-    return absl::InvalidArgumentError(absl::StrCat("'", Sv(agent), "' is not a fence agent name"));
-  }
+lrmd::AgentCommand CommandFor(std::string path,
+                              std::string_view action,
+                              std::string stdin_data,
+                              const FenceAgentPaths& paths) {
   lrmd::AgentCommand cmd;
-  cmd.path = absl::StrCat(paths.bin_dir, "/", Sv(agent));
+  cmd.path = std::move(path);
   cmd.argv = {cmd.path};
   cmd.env = paths.base_env;
   cmd.stdin_data = std::move(stdin_data);
@@ -273,37 +213,28 @@ absl::StatusOr<lrmd::AgentCommand> BuildFenceCommand(const FenceDevice& device,
                                                      std::string_view action,
                                                      std::string_view target,
                                                      const FenceAgentPaths& paths) {
-  if (KindOfAgent(device.agent, paths) == AgentKind::kLegacyPlugin) {
-    if (!IsValidAgentType(device.agent)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("'", device.agent, "' is not a STONITH plugin name"));
-    }
-    absl::StatusOr<std::string> in = BuildAgentStdin(device, action, target, device.agent);
-    if (!in.ok()) {
-      return in.status();
-    }
-    return CommandFor(paths.legacy_adapter, action, std::move(*in), paths);
+  absl::StatusOr<AgentExecutable> exe = ResolveAgent(device.agent, paths);
+  if (!exe.ok()) {
+    return exe.status();
   }
-  absl::StatusOr<std::string> in = BuildAgentStdin(device, action, target);
+  absl::StatusOr<std::string> in = BuildAgentStdin(device, action, target, exe->plugin);
   if (!in.ok()) {
     return in.status();
   }
-  return CommandFor(device.agent, action, std::move(*in), paths);
+  return CommandFor(std::move(exe->path), action, std::move(*in), paths);
 }
 
 absl::StatusOr<lrmd::AgentCommand> BuildMetadataCommand(std::string_view agent,
                                                         const FenceAgentPaths& paths) {
-  if (KindOfAgent(agent, paths) == AgentKind::kLegacyPlugin) {
-    if (!IsValidAgentType(agent)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("'", Sv(agent), "' is not a STONITH plugin name"));
-    }
-    return CommandFor(paths.legacy_adapter,
-                      "metadata",
-                      absl::StrCat("action=metadata\nplugin=", Sv(agent), "\n"),
-                      paths);
+  absl::StatusOr<AgentExecutable> exe = ResolveAgent(agent, paths);
+  if (!exe.ok()) {
+    return exe.status();
   }
-  return CommandFor(agent, "metadata", "action=metadata\n", paths);
+  std::string in = "action=metadata\n";
+  if (!exe->plugin.empty()) {
+    absl::StrAppend(&in, "plugin=", exe->plugin, "\n");
+  }
+  return CommandFor(std::move(exe->path), "metadata", std::move(in), paths);
 }
 
 bool FenceResult::ok() const {

@@ -11,7 +11,7 @@
 // Legacy STONITH plugins (cluster-glue's, `stonith -L`) run through the same interface: the
 // adapter agents/stonith/fence_legacy_glue (a fence agent, installed beside them) gets the
 // plugin's type as `plugin=TYPE` on its stdin and calls cluster-glue's `stonith` command
-// (KindOfAgent says which types are plugins).
+// (stonithd/agent_type.h says which types are plugins).
 // The agent's meta-data (action=metadata) is XML: <resource-agent> with <parameters> and
 // <actions>, parsed here for what the fencer needs.
 #pragma once
@@ -28,6 +28,7 @@
 #include "lrmd/action.h"
 #include "lrmd/agent_command.h"
 #include "lrmd/process_runner.h"
+#include "stonithd/agent_type.h"
 #include "stonithd/fence_device.h"
 
 namespace ha::stonithd {
@@ -65,27 +66,11 @@ absl::StatusOr<FenceAgentMetadata> ParseFenceAgentMetadata(absl::string_view xml
 // meta-data types as a password).
 bool IsSecretParameter(std::string_view name);
 
-struct FenceAgentPaths {
-  std::string bin_dir = "/usr/sbin";  // where fence_* live (Pacemaker's PCMK__FENCE_BINDIR)
-  // The adapter that runs legacy plugins, a fence agent in bin_dir.
-  std::string legacy_adapter = "fence_legacy_glue";
-  // cluster-glue's plugins: stonith2/NAME.so, and PREFIX/NAME for a family's members (external/).
-  std::string legacy_plugin_dir = "/usr/lib/stonith/plugins";
+// Where agents are (stonithd/agent_type.h: which types are legacy plugins) and their base
+// environment.
+struct FenceAgentPaths : AgentDirs {
   std::vector<std::string> base_env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"};
 };
-
-// How a device's type runs. The rule: a type with a '/' ("external/ssh", PREFIX/NAME) is a legacy
-// plugin; a type without one is a fence agent when bin_dir holds an executable of that name
-// (fence agents win, as in Pacemaker), else a legacy plugin when
-// <legacy_plugin_dir>/stonith2/TYPE.so exists ("null", "meatware", "ssh"), else a fence agent
-// (that is not installed).
-enum class AgentKind { kFenceAgent, kLegacyPlugin };
-AgentKind KindOfAgent(std::string_view agent, const FenceAgentPaths& paths);
-
-// NotFound when what runs `agent` is missing: the fence agent; for a legacy plugin the adapter,
-// the plugin's stonith2/*.so (PREFIX.so for PREFIX/NAME) and a family member's file
-// (<legacy_plugin_dir>/PREFIX/NAME). InvalidArgument for a type IsValidAgentType refuses.
-absl::Status CheckAgentInstalled(std::string_view agent, const FenceAgentPaths& paths);
 
 // The stdin of an agent run: `action` is the fencer's action (off, on, reboot, status, list,
 // monitor, metadata), mapped through pcmk_<action>_action; `target` is empty for device-level

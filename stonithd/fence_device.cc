@@ -296,17 +296,6 @@ bool FenceDevice::RunsReboot() const {
          params.count("pcmk_reboot_action") > 0;
 }
 
-bool IsValidAgentType(std::string_view agent) {
-  auto valid_part = [](std::string_view part) {
-    return !part.empty() && part[0] != '.' && part[0] != '-' &&
-           part.find_first_of("/\n\r") == std::string_view::npos;
-  };
-  const size_t slash = agent.find('/');
-  if (slash == std::string_view::npos)
-    return valid_part(agent);
-  return valid_part(agent.substr(0, slash)) && valid_part(agent.substr(slash + 1));
-}
-
 absl::StatusOr<FenceDevice> MakeFenceDevice(std::string id,
                                             std::string agent,
                                             std::map<std::string, std::string> params,

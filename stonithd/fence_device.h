@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "pugixml.hpp"
+#include "stonithd/agent_type.h"  // IsValidAgentType
 
 namespace ha::stonithd {
 
@@ -106,11 +107,6 @@ struct FenceDevice {
   // lists reboot, is unknown, or pcmk_reboot_action maps it to another action.
   bool RunsReboot() const;
 };
-
-// Whether `agent` can name a device's type: a fence agent ("fence_ipmilan"), a cluster-glue
-// STONITH plugin of its own ("null", "meatware") or one of a plugin family ("external/ssh",
-// "rhcs/NAME"): one name or PREFIX/NAME, no part empty or starting with '.' or '-'.
-bool IsValidAgentType(std::string_view agent);
 
 // Builds a device from its id, agent and instance attributes: parses the pcmk_* parameters,
 // applies Pacemaker's defaults (pcmk_host_check: static-list when pcmk_host_list or

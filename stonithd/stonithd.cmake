@@ -1,5 +1,12 @@
 # stonithd's libraries (included from stonithd/CMakeLists.txt).
 
+# Which program runs a stonith-class type (a fence agent, or a legacy plugin through the adapter):
+# stonithd's rule, shared with lrmd (ha_lrmd_exec), which runs the meta-data and validate-all.
+add_library(ha_stonith_agent_type STATIC ${CMAKE_CURRENT_SOURCE_DIR}/agent_type.cc)
+target_include_directories(ha_stonith_agent_type PUBLIC ${CMAKE_SOURCE_DIR})
+target_link_libraries(ha_stonith_agent_type PUBLIC absl::status absl::statusor absl::strings
+                      PRIVATE ha_build_flags)
+
 # Devices, topology and agents: what the CIB configures, and running fence agents on lrmd's
 # ProcessRunner (ha_lrmd_exec). Reads the CIB with pengine's rule helpers (ha_pengine_rules).
 add_library(ha_stonithd_agents STATIC
@@ -9,8 +16,8 @@ add_library(ha_stonithd_agents STATIC
 )
 target_include_directories(ha_stonithd_agents PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(ha_stonithd_agents
-  PUBLIC ha_lrmd_exec ha_pengine_rules pugixml::pugixml absl::status absl::statusor
-         absl::strings absl::time
+  PUBLIC ha_stonith_agent_type ha_lrmd_exec ha_pengine_rules pugixml::pugixml absl::status
+         absl::statusor absl::strings absl::time
   PRIVATE ha_build_flags)
 
 # The fencing decision core: a pure state machine (no I/O, no clock, seeded randomness).
