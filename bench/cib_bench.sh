@@ -31,8 +31,8 @@ COROSYNC=/usr/sbin/corosync
 NETNS="cibbench-$$"
 BRIDGE="cbb$$"
 # The bridge, the namespaces, corosync.conf, starting corosync, the teardown.
-# shellcheck source=lib/corosync_netns.sh
-. "$here/lib/corosync_netns.sh"
+# shellcheck source=../scripts/lib/corosync_netns.sh
+. "$here/../scripts/lib/corosync_netns.sh"
 standalone=no
 writes=200
 parallel=4

@@ -63,8 +63,8 @@ for n in "${NODE_LIST[@]}"; do [ "$n" -gt "$MAXN" ] && MAXN=$n; done
 WORK=$(mktemp -d /tmp/cpgbench.XXXXXX)
 PIDS=()
 # The bridge, the namespaces, corosync.conf, starting corosync, the teardown.
-# shellcheck source=lib/corosync_netns.sh
-. "$here/lib/corosync_netns.sh"
+# shellcheck source=../scripts/lib/corosync_netns.sh
+. "$here/../scripts/lib/corosync_netns.sh"
 log() { printf '%s %s\n' "$(date +%T.%3N)" "$*" >&2; }
 
 cleanup() {

@@ -83,8 +83,8 @@ LOAD_PIDS=()   # CPU hogs
 NFT_MADE=0
 # The bridge, the namespaces, corosync.conf, starting corosync, the teardown; CNS_NETNS are the
 # namespaces we created.
-# shellcheck source=lib/corosync_netns.sh
-. "$here/lib/corosync_netns.sh"
+# shellcheck source=../scripts/lib/corosync_netns.sh
+. "$here/../scripts/lib/corosync_netns.sh"
 
 log() { printf '%s %s\n' "$(date +%T.%3N)" "$*" >&2; }
 

@@ -39,8 +39,8 @@ done
 WORK=$(mktemp -d /tmp/mbidle.XXXXXX)
 PIDS=()
 # The bridge, the namespaces, corosync.conf, starting corosync, the teardown.
-# shellcheck source=lib/corosync_netns.sh
-. "$here/lib/corosync_netns.sh"
+# shellcheck source=../scripts/lib/corosync_netns.sh
+. "$here/../scripts/lib/corosync_netns.sh"
 cleanup() {
   local p
   trap - EXIT INT TERM

@@ -11,32 +11,24 @@
 #      and catches up
 # Needs root, ip netns, a bridge and /usr/sbin/corosync; skips (77) with the reason otherwise.
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=../../scripts/lib/corosync_netns.sh
+source "$(dirname "$0")/../../scripts/lib/corosync_netns.sh"
 
-COROSYNC=${COROSYNC:-/usr/sbin/corosync}
 skip() {
   echo "SKIP: $*"
   exit 77
 }
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-[ -x "$COROSYNC" ] || skip "no $COROSYNC (scripts/setup-deps.sh installs corosync)"
-command -v ip >/dev/null || skip "no ip (iproute2)"
+why=$(cns_unavailable)
+[ -z "$why" ] || skip "$why"
 
 TAG=$((RANDOM % 1000))
-BRIDGE="hacp$TAG"
 NET="10.214.$((RANDOM % 200 + 20))"
 WORK="$HA_LOCAL_ROOT/corosync"
-NS=()
 declare -A CORO_PID SUP_PID
 
 extra_cleanup() {
-  local n pid
-  for n in 1 2 3; do
-    for pid in "${SUP_PID[$n]:-}" "${CORO_PID[$n]:-}"; do
-      [ -n "$pid" ] && pkill -KILL -s "$pid" 2>/dev/null
-    done
-  done
-  for n in "${NS[@]}"; do ip netns del "$n" 2>/dev/null; done
-  ip link del "$BRIDGE" 2>/dev/null
+  local n
+  cns_teardown  # every process in the namespaces (corosyncs and our stacks), then the network
   if [ "$failed" -gt 0 ]; then
     [ -n "${HA_E2E_KEEP:-}" ] && rm -rf "$HA_E2E_KEEP" && cp -a "$WORK" "$HA_E2E_KEEP"
     for n in 1 2 3; do
@@ -49,69 +41,26 @@ extra_cleanup() {
 }
 trap extra_cleanup EXIT
 
-ip netns add "hacp$TAG-probe" 2>/dev/null || skip "cannot create network namespaces"
-ip netns del "hacp$TAG-probe"
-ip link add "$BRIDGE" type bridge 2>/dev/null || skip "cannot create bridge $BRIDGE"
-ip link set "$BRIDGE" up
-for n in 1 2 3; do
-  ns="hacp$TAG-$n"
-  ip netns add "$ns" || skip "cannot create namespace $ns"
-  NS+=("$ns")
-  ip link add "hacp$TAG-h$n" type veth peer name eth0 netns "$ns" &&
-    ip link set "hacp$TAG-h$n" master "$BRIDGE" up &&
-    ip -n "$ns" addr add "$NET.$n/24" dev eth0 &&
-    ip -n "$ns" link set eth0 up &&
-    ip -n "$ns" link set lo up || skip "cannot wire namespace $ns"
-done
+cns_bridge_create "hacp$TAG" && cns_make_nodes "hacp$TAG-" "hacp$TAG-h" "$NET" 3 || skip "$CNS_ERROR"
 
+# Node N's corosync.conf (ours: logs to cluster.log, corosync as the provider) and the same
+# cluster for corosync alone (its own log).
 write_config() {  # write_config NODE
-  local n=$1 dir=$WORK/n$1 j
+  local n=$1 dir=$WORK/n$1
+  local common=(-n e2e-corosync -L -t 'transport: knet' -t 'crypto_cipher: none'
+    -t 'crypto_hash: none' -t 'token: 1000')
   mkdir -p "$dir/state" "$dir/run" "$dir/corosync-run"
-  {
-    echo "totem {"
-    echo "  version: 2"
-    echo "  cluster_name: e2e-corosync"
-    echo "  transport: knet"
-    echo "  crypto_cipher: none"
-    echo "  crypto_hash: none"
-    echo "  token: 1000"
-    echo "}"
-    echo "nodelist {"
-    for j in 1 2 3; do
-      echo "  node {"
-      echo "    name: node$j"
-      echo "    nodeid: $j"
-      echo "    ring0_addr: $NET.$j"
-      echo "  }"
-    done
-    echo "}"
-    echo "quorum {"
-    echo "  provider: corosync_votequorum"
-    echo "}"
-    echo "logging {"
-    echo "  to_syslog: no"
-    echo "  to_stderr: no"
-    echo "  to_logfile: yes"
-    echo "  logfile: $dir/cluster.log"
-    echo "}"
-    echo "system {"
-    echo "  state_dir: $dir/state"
-    echo "  run_dir: $dir/run"
-    echo "  membership_provider: corosync"
-    echo "}"
-  } >"$dir/corosync.conf"
+  cns_write_conf "$dir/corosync.conf" "$NET.1 $NET.2 $NET.3" "${common[@]}" -l "$dir/cluster.log" \
+    -s "state_dir: $dir/state" -s "run_dir: $dir/run" -s "membership_provider: corosync"
+  cns_write_conf "$dir/corosync-only.conf" "$NET.1 $NET.2 $NET.3" "${common[@]}" \
+    -l "$dir/corosync.log"
 }
 
-# Corosync in the node's namespace, with a private /run (its pid file is /run/corosync.pid);
-# its own log beside ours.
+# Corosync in the node's namespace, with a private /run (its pid file is /run/corosync.pid).
 start_corosync() {
   local n=$1 dir=$WORK/n$1
-  sed "s|^  logfile: .*|  logfile: $dir/corosync.log|" "$dir/corosync.conf" >"$dir/corosync-only.conf"
-  setsid ip netns exec "hacp$TAG-$n" unshare -m --propagation private \
-    sh -c "mount --bind '$dir/corosync-run' /run && exec '$COROSYNC' -f -c '$dir/corosync-only.conf'" \
-    >>"$dir/corosync.out" 2>&1 </dev/null &
-  CORO_PID[$n]=$!
-  disown $!
+  cns_start_corosync "hacp$TAG-$n" "$dir/corosync-only.conf" "$dir/corosync-run" "$dir/corosync.out"
+  CORO_PID[$n]=$CNS_PID
 }
 start_stack() {
   local n=$1 dir=$WORK/n$1

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# bench/lib/corosync_netns.sh: clusters of Debian's corosync 3 (and of our membershipd) in network
-# namespaces, one per node, for the benchmarks. Sourced, not run:
+# scripts/lib/corosync_netns.sh: clusters of Debian's corosync 3 (and of our membershipd) in
+# network namespaces, one per node, for the benchmarks (bench/) and the end-to-end tests that run
+# on real corosyncs (tests/e2e/corosync_provider_test.sh). Sourced, not run:
 #
-#   . "$here/lib/corosync_netns.sh"
+#   . "$here/../scripts/lib/corosync_netns.sh"
 #
 # Why namespaces: corosync's IPC sockets (and those of its clients: libcpg, pacemaker-based) are
 # abstract, hence per network namespace, so two corosyncs on one host need a namespace each; and
