@@ -112,7 +112,12 @@ cr --show-metadata stonith:null
 check "--show-metadata stonith:null: the plugin's parameters through the adapter" \
   eval '[ "$rc" = 0 ] && contains "<resource-agent name=\"null\"" "$out" && contains "hostlist" "$out"'
 cr --validate "${glue[@]}"
-check "--validate of a plugin: the adapter has no validate-all, 3 (unimplemented)" test "$rc" = 3
+check "--validate of a null device with its hostlist: 0 (ok)" test "$rc" = 0
+cr --validate -V --class stonith --agent null -r lrmd-glue-bad
+check "--validate without the hostlist null needs: refused ($rc)" \
+  eval '[ "$rc" != 0 ] && contains "needs the parameter(s) hostlist" "$out$err"'
+cr --validate --class stonith --agent external/nosuch -r lrmd-glue-none
+check "--validate of a plugin that does not exist: refused ($rc)" test "$rc" != 0
 cr --force-check "${glue[@]}"
 check "monitor of a null device stonithd does not hold: 7 (not running)" test "$rc" = 7
 cr --force-start "${glue[@]}"
