@@ -67,6 +67,17 @@ void CibReplica::SendWrite(uint64_t request_id, PendingWrite& write, ReplicaEffe
   }
   ++write.attempts;
   write.sent = true;
+  if (write.attempts == 10 || write.attempts == kMaxAttempts / 2) {
+    // Contention worth knowing of: concurrent writers keep winning over this one.
+    Log(out,
+        LOG_NOTICE,
+        absl::StrCat("A write lost ",
+                     write.attempts - 1,
+                     " races to concurrent writes; trying again | request=",
+                     request_id,
+                     " tries_left=",
+                     kMaxAttempts - write.attempts + 1));
+  }
   wire::ReplicaMessage m;
   wire::Patch* patch = m.mutable_patch();
   patch->set_request_id(request_id);
