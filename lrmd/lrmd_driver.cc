@@ -20,6 +20,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "lrmd/agent_metadata.h"
 #include "lrmd/proto_convert.h"
+#include "stonithd/agent_type.h"
 
 namespace ha::lrmd {
 namespace {
@@ -640,6 +641,9 @@ grpc::Status LrmdDriver::ListAgents(grpc::ServerContext*,
       if (type.starts_with("fence_"))
         add("stonith", "", type);
     }
+    // cluster-glue's legacy plugins, which stonithd runs through its adapter.
+    for (const std::string& type : stonithd::ListLegacyPlugins(options_.paths.fence_agents))
+      add("stonith", "", type);
   }
   if (wanted.empty() || wanted == "systemd") {
     for (const std::string& type : units) {

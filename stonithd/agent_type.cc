@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
 #include "absl/strings/str_cat.h"
 
 namespace ha::stonithd {
@@ -91,6 +95,36 @@ absl::StatusOr<AgentExecutable> ResolveAgent(std::string_view agent, const Agent
         absl::StrCat("'", dirs.legacy_adapter, "' is not a fence agent name"));
   }
   return AgentExecutable{absl::StrCat(dirs.bin_dir, "/", dirs.legacy_adapter), std::string(agent)};
+}
+
+std::vector<std::string> ListLegacyPlugins(const AgentDirs& dirs) {
+  std::vector<std::string> out;
+  if (!Executable(absl::StrCat(dirs.bin_dir, "/", dirs.legacy_adapter)))
+    return out;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& entry :
+       fs::directory_iterator(fs::path(dirs.legacy_plugin_dir) / "stonith2", ec)) {
+    const fs::path& path = entry.path();
+    if (path.extension() != ".so")
+      continue;
+    const std::string name = path.stem().string();
+    // cluster-glue's two plugin families: their .so loads the members, it is no type itself.
+    if (name == "external" || name == "rhcs") {
+      std::error_code member_ec;
+      for (const auto& member :
+           fs::directory_iterator(fs::path(dirs.legacy_plugin_dir) / name, member_ec)) {
+        const std::string type = absl::StrCat(name, "/", member.path().filename().string());
+        if (member.is_regular_file(member_ec) && Executable(member.path().string()) &&
+            IsValidAgentType(type))
+          out.push_back(type);
+      }
+    } else if (IsValidAgentType(name)) {
+      out.push_back(name);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace ha::stonithd

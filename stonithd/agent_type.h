@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,5 +46,11 @@ struct AgentExecutable {
 };
 // InvalidArgument for a type IsValidAgentType refuses (or a bad adapter name).
 absl::StatusOr<AgentExecutable> ResolveAgent(std::string_view agent, const AgentDirs& dirs);
+
+// The legacy plugin types installed, sorted, as `stonith -L` names them: NAME for each
+// <legacy_plugin_dir>/stonith2/NAME.so, except the family loaders (external, rhcs), whose members
+// are PREFIX/NAME for each executable in <legacy_plugin_dir>/PREFIX. Empty when the adapter is not
+// in bin_dir (nothing could run them).
+std::vector<std::string> ListLegacyPlugins(const AgentDirs& dirs);
 
 }  // namespace ha::stonithd

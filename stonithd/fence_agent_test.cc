@@ -242,6 +242,20 @@ struct LegacyTree {
   }
 };
 
+TEST_CASE("legacy STONITH plugins: the installed ones are listed as stonith -L names them") {
+  LegacyTree t;
+  CHECK(ListLegacyPlugins(t.paths).empty());  // nothing installed
+  t.File("plugins/stonith2/null.so", false);
+  t.File("plugins/stonith2/external.so", false);
+  t.File("plugins/stonith2/rhcs.so", false);  // a family without members
+  t.File("plugins/stonith2/notes.txt", false);
+  t.File("plugins/external/ssh", true);
+  t.File("plugins/external/README", false);   // not executable: not a member
+  CHECK(ListLegacyPlugins(t.paths).empty());  // no adapter: nothing could run them
+  t.File("bin/fence_legacy_glue", true);
+  CHECK(ListLegacyPlugins(t.paths) == std::vector<std::string>{"external/ssh", "null"});
+}
+
 TEST_CASE("legacy STONITH plugins: which types run through the adapter") {
   LegacyTree t;
   t.File("bin/fence_x", true);

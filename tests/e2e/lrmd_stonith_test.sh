@@ -108,6 +108,9 @@ if [ ! -x /usr/sbin/stonith ] || [ ! -e /usr/lib/stonith/plugins/stonith2/null.s
   exit
 fi
 glue=(--class stonith --agent null -r lrmd-glue --option "hostlist=legacy-a legacy-b")
+cr --list-agents stonith
+check "--list-agents stonith has the legacy plugins too (null, external/ssh)" \
+  eval '[ "$rc" = 0 ] && grep -qx "null" <<<"$out" && grep -qx "external/ssh" <<<"$out"'
 cr --show-metadata stonith:null
 check "--show-metadata stonith:null: the plugin's parameters through the adapter" \
   eval '[ "$rc" = 0 ] && contains "<resource-agent name=\"null\"" "$out" && contains "hostlist" "$out"'
