@@ -13,32 +13,6 @@
 # shellcheck disable=SC2034
 source "$(dirname "$0")/lib.sh"
 
-NFT_TABLE="ha_e2e_cibpart_$$$RANDOM"
-FIREWALL=""
-
-fw_remove() {
-  [ "$FIREWALL" = nft ] && nft delete table inet "$NFT_TABLE" 2>/dev/null
-  FIREWALL=""
-}
-trap 'fw_remove; cleanup' EXIT
-trap 'exit 130' INT TERM
-
-fw_setup() {
-  [ "$(id -u)" = 0 ] || { fw_why="not root"; return 1; }
-  command -v nft >/dev/null || { fw_why="no nft (scripts/setup-deps.sh installs it)"; return 1; }
-  nft add table inet "$NFT_TABLE" 2>/dev/null || { fw_why="nft does not work here"; return 1; }
-  FIREWALL=nft
-  nft add chain inet "$NFT_TABLE" input '{ type filter hook input priority -5; policy accept; }'
-}
-# partition: drops this run's ring traffic between 127.0.0.3 and 127.0.0.1-2, both ways.
-partition() {
-  nft add rule inet "$NFT_TABLE" input ip saddr 127.0.0.3 ip daddr '{ 127.0.0.1, 127.0.0.2 }' \
-    udp dport "$HA_LOCAL_PORT" counter drop
-  nft add rule inet "$NFT_TABLE" input ip saddr '{ 127.0.0.1, 127.0.0.2 }' ip daddr 127.0.0.3 \
-    udp dport "$HA_LOCAL_PORT" counter drop
-}
-heal() { nft flush chain inet "$NFT_TABLE" input; }
-
 cib_at() { "$LC" exec "$1" cibadmin "${@:2}"; }
 health() { "$LC" exec "$1" hactl health cibd 2>/dev/null; }
 # synced NODE MEMBERS [quorate|without]: the node's cibd holds its group's copy.

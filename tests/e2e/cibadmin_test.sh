@@ -14,7 +14,6 @@ cib() {
   out=$("$LC" exec 1 cibadmin "$@" 2>"$HA_LOCAL_ROOT/err"); rc=$?
   err=$(cat "$HA_LOCAL_ROOT/err")
 }
-contains() { grep -qF -- "$1" <<<"$2"; }
 # epoch: the epoch of the current CIB.
 epoch() { "$LC" exec 1 cibadmin -Q -l | sed -n '1s/.* epoch="\([0-9]*\)".*/\1/p'; }
 

@@ -47,7 +47,6 @@ run() {
   err=$(cat "$dir/err")
 }
 has() { grep -qxF -- "$1" <<<"$2"; }        # has LINE TEXT: TEXT has the line LINE
-contains() { grep -qF -- "$1" <<<"$2"; }    # contains PART TEXT
 
 # ---- lrmd not running ----
 run --list-standards

@@ -46,7 +46,6 @@ check_grouped() {
     for n in 1 2 3; do echo "  node $n: $("$LC" exec "$n" hactl health stonithd 2>&1)"; done
   fi
 }
-contains() { grep -qF -- "$1" <<<"$2"; }
 # agent LINE...: runs the agent directly with those stdin lines (as stonithd does: without
 # HA_LOCAL_ROOT in its environment); sets $rc and $out.
 agent() {

@@ -21,8 +21,38 @@ cleanup() {
   fi
   "$LC" down >/dev/null 2>&1 || true
   rm -rf "$HA_LOCAL_ROOT"
+  fw_remove
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM  # so that cleanup runs at once
+
+# contains PART TEXT: TEXT has PART somewhere.
+contains() { grep -qF -- "$1" <<<"$2"; }
+
+# ---- Partitions between the local cluster's loopback addresses, with an nftables table of this
+# run's own (root); removed by cleanup.
+NFT_TABLE="ha_e2e_$$$RANDOM"
+FIREWALL=""
+# fw_setup: the table and its input chain; false, with fw_why set, where that cannot be done.
+fw_setup() {
+  [ "$(id -u)" = 0 ] || { fw_why="not root"; return 1; }
+  command -v nft >/dev/null || { fw_why="no nft (scripts/setup-deps.sh installs it)"; return 1; }
+  nft add table inet "$NFT_TABLE" 2>/dev/null || { fw_why="nft does not work here"; return 1; }
+  FIREWALL=nft
+  nft add chain inet "$NFT_TABLE" input '{ type filter hook input priority -5; policy accept; }'
+}
+fw_remove() {
+  [ "$FIREWALL" = nft ] && nft delete table inet "$NFT_TABLE" 2>/dev/null
+  FIREWALL=""
+}
+# partition: drops this run's ring traffic between 127.0.0.3 and 127.0.0.1-2, both ways.
+partition() {
+  nft add rule inet "$NFT_TABLE" input ip saddr 127.0.0.3 ip daddr '{ 127.0.0.1, 127.0.0.2 }' \
+    udp dport "$HA_LOCAL_PORT" counter drop
+  nft add rule inet "$NFT_TABLE" input ip saddr '{ 127.0.0.1, 127.0.0.2 }' ip daddr 127.0.0.3 \
+    udp dport "$HA_LOCAL_PORT" counter drop
+}
+heal() { nft flush chain inet "$NFT_TABLE" input; }
 
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }

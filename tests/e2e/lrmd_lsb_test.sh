@@ -43,7 +43,6 @@ run() {
   err=$(cat "$dir/err")
 }
 has() { grep -qxF -- "$1" <<<"$2"; }        # has LINE TEXT: TEXT has the line LINE
-contains() { grep -qF -- "$1" <<<"$2"; }    # contains PART TEXT
 service_pid() { cat "$state/ha-lsbtest.pid" 2>/dev/null; }
 
 HA_LSB_INIT_DIR=$dir/init.d OCF_ROOT=$dir/ocf "$HA_BIN_DIR/lrmd" -c "$conf" \

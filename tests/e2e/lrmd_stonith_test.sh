@@ -33,7 +33,6 @@ sa() {
   out=$("$LC" exec 1 stonith_admin "$@" 2>"$HA_LOCAL_ROOT/err"); rc=$?
   err=$(cat "$HA_LOCAL_ROOT/err")
 }
-contains() { grep -qF -- "$1" <<<"$2"; }
 has() { grep -qxF -- "$1" <<<"$2"; }
 
 "$LC" up 1 >/dev/null || { not_ok "node 1 starts"; finish; exit 1; }

@@ -143,7 +143,6 @@ run() {
   err=$(cat "$dir/err")
 }
 has() { grep -qxF -- "$1" <<<"$2"; }
-contains() { grep -qF -- "$1" <<<"$2"; }
 active() { inside systemctl is-active "$1" 2>/dev/null; }
 svc=(--class systemd --agent ha-e2e-sleep)
 

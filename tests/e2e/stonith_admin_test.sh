@@ -15,7 +15,6 @@ sa() {
   out=$("$LC" exec 1 stonith_admin "$@" 2>"$HA_LOCAL_ROOT/err"); rc=$?
   err=$(cat "$HA_LOCAL_ROOT/err")
 }
-contains() { grep -qF -- "$1" <<<"$2"; }
 
 if [ ! -x /usr/sbin/fence_dummy ]; then
   echo "ok - skipped: fence_dummy (fence-agents) is not installed"

@@ -23,7 +23,6 @@ same_history() {
   h1=$(history 1)
   [ -n "$h1" ] && [ "$h1" = "$(history 2)" ] && [ "$h1" = "$(history 3)" ]
 }
-contains() { grep -qF -- "$1" <<<"$2"; }
 
 "$LC" up 3 >/dev/null || { not_ok "three nodes start"; finish; exit 1; }
 check "three nodes start and their stonithds join one stonithd group" wait_for 20 all_grouped

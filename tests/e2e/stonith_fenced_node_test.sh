@@ -10,29 +10,6 @@
 # and tell it, so node 3's stack stops the same way. Without nft that part is skipped.
 source "$(dirname "$0")/lib.sh"
 
-NFT_TABLE="ha_e2e_fenced_$$$RANDOM"
-FIREWALL=""
-fw_remove() {
-  [ "$FIREWALL" = nft ] && nft delete table inet "$NFT_TABLE" 2>/dev/null
-  FIREWALL=""
-}
-trap 'fw_remove; cleanup' EXIT
-trap 'exit 130' INT TERM
-fw_setup() {
-  [ "$(id -u)" = 0 ] && command -v nft >/dev/null || return 1
-  nft add table inet "$NFT_TABLE" 2>/dev/null || return 1
-  FIREWALL=nft
-  nft add chain inet "$NFT_TABLE" input '{ type filter hook input priority -5; policy accept; }'
-}
-# partition: drops this run's ring traffic between 127.0.0.3 and 127.0.0.1-2, both ways.
-partition() {
-  nft add rule inet "$NFT_TABLE" input ip saddr 127.0.0.3 ip daddr '{ 127.0.0.1, 127.0.0.2 }' \
-    udp dport "$HA_LOCAL_PORT" counter drop
-  nft add rule inet "$NFT_TABLE" input ip saddr '{ 127.0.0.1, 127.0.0.2 }' ip daddr 127.0.0.3 \
-    udp dport "$HA_LOCAL_PORT" counter drop
-}
-heal() { nft flush chain inet "$NFT_TABLE" input; }
-
 if [ ! -x /usr/sbin/fence_dummy ]; then
   echo "ok - skipped: fence_dummy (fence-agents) is not installed"
   exit 0
@@ -46,7 +23,6 @@ two_grouped() { grouped 1 2 && grouped 2 2; }
 sid_of() { cat "$("$LC" path "$1")/supervisor.pid"; }
 session_of() { pgrep -s "$1" 2>/dev/null; }
 stonithd_of() { pgrep -s "$1" -x stonithd 2>/dev/null; }
-contains() { grep -qF -- "$1" <<<"$2"; }
 
 "$LC" up 3 >/dev/null || { not_ok "three nodes start"; finish; exit 1; }
 check "three nodes start and their stonithds join one stonithd group" wait_for 20 all_grouped

@@ -16,7 +16,6 @@ sa() {
   out=$("$LC" exec 1 stonith_admin "$@" 2>"$HA_LOCAL_ROOT/err"); rc=$?
   err=$(cat "$HA_LOCAL_ROOT/err")
 }
-contains() { grep -qF -- "$1" <<<"$2"; }
 
 if [ ! -x /usr/sbin/stonith ] || [ ! -e /usr/lib/stonith/plugins/stonith2/null.so ] ||
   [ ! -x /usr/lib/stonith/plugins/external/ssh ]; then

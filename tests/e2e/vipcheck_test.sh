@@ -80,7 +80,6 @@ agent_in() {
   rc=$?
   err=$(cat "$dir/agent.err")
 }
-contains() { grep -qF -- "$1" <<<"$2"; }
 
 agent meta-data
 check "meta-data: exit 0 and well-formed XML naming its parameters and actions" \
